@@ -1,0 +1,221 @@
+"""The payload that travels between the state machine's steps.
+
+Only references to S3 objects travel (never image bytes): a state's input
+and output are capped at 256 KB and ``States.DataLimitExceeded`` is not
+caught by ``States.ALL``. Every handler, the ASL's paths, the tests and the
+docs use these shapes. The state data grows one key per step:
+
+    <the triggering event>            execution input (EventBridge or S3 Records)
+    validated:   Validation           ResultPath of "Validate image"
+    compressed:  Compression          ResultPath of "Compress image"
+    stored:      Stored               ResultPath of "Store result"
+    error:       {"Error", "Cause"}   ResultPath of every Catch
+    quarantined: Quarantined          ResultPath of "Quarantine original"
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any, Self
+
+
+class Outcome(StrEnum):
+    """What happened to one uploaded image (report.json's ``outcome``)."""
+
+    COMPRESSED = "compressed"
+    KEPT_ORIGINAL = "kept_original"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+    ERROR = "error"
+
+
+class SkipReason(StrEnum):
+    """Why ValidateImage ended an execution without compressing."""
+
+    OUR_OUTPUT = "our_output"  # carries imgflow's marker (in-place replacement)
+    ALREADY_PROCESSED = "already_processed"  # duplicate event: result exists
+    SUPERSEDED = "superseded"  # a newer upload replaced the object meanwhile
+
+
+# S3 user metadata written on every result (x-amz-meta-<name>).
+META_MARKER = "imgflow-processed"
+META_SOURCE_ETAG = "imgflow-source-etag"
+META_METHOD = "imgflow-method"
+META_OUTCOME = "imgflow-outcome"
+META_BYTES_IN = "imgflow-bytes-in"
+META_BYTES_OUT = "imgflow-bytes-out"
+# Metadata on quarantined originals.
+META_ERROR_TYPE = "imgflow-error-type"
+META_ERROR_MESSAGE = "imgflow-error-message"
+META_EXECUTION = "imgflow-execution"
+
+
+class _Model:
+    """Dict round-trip for the dataclasses below (the Lambda payload is JSON)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ObjectRef(_Model):
+    """One version of one S3 object."""
+
+    bucket: str
+    key: str
+    etag: str | None = None
+    version_id: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageInfo(_Model):
+    """What validation learnt from the real bytes (not the extension)."""
+
+    format: str  # Pillow's name: JPEG, PNG, GIF, WEBP, MPO
+    width: int
+    height: int
+    mode: str
+    frames: int = 1
+
+
+@dataclass(frozen=True)
+class Validation(_Model):
+    """Output of ValidateImage: process the image, or skip it (with the reason)."""
+
+    source: ObjectRef
+    image: ImageInfo | None = None
+    skip: bool = False
+    reason: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        image = data.get("image")
+        return cls(
+            source=ObjectRef.from_dict(data["source"]),
+            image=ImageInfo.from_dict(image) if image else None,
+            skip=bool(data.get("skip", False)),
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class Compression(_Model):
+    """Output of CompressImage: the staged result, or none when the original is kept."""
+
+    source: ObjectRef
+    outcome: str  # Outcome.COMPRESSED or Outcome.KEPT_ORIGINAL
+    method: str
+    format: str
+    bytes_in: int
+    bytes_out: int
+    staged: ObjectRef | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        staged = data.get("staged")
+        return cls(
+            source=ObjectRef.from_dict(data["source"]),
+            outcome=data["outcome"],
+            method=data["method"],
+            format=data["format"],
+            bytes_in=int(data["bytes_in"]),
+            bytes_out=int(data["bytes_out"]),
+            staged=ObjectRef.from_dict(staged) if staged else None,
+        )
+
+
+@dataclass(frozen=True)
+class Stored(_Model):
+    """Output of StoreResult: where the final image is (or why nothing was written)."""
+
+    source: ObjectRef
+    outcome: str
+    bytes_in: int
+    bytes_out: int
+    method: str
+    result: ObjectRef | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        result = data.get("result")
+        return cls(
+            source=ObjectRef.from_dict(data["source"]),
+            outcome=data["outcome"],
+            bytes_in=int(data["bytes_in"]),
+            bytes_out=int(data["bytes_out"]),
+            method=data["method"],
+            result=ObjectRef.from_dict(result) if result else None,
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class ErrorInfo(_Model):
+    """A failure as the user sees it: the error type and an actionable message."""
+
+    type: str
+    message: str
+
+    @classmethod
+    def from_states_error(cls, error: dict[str, Any]) -> ErrorInfo:
+        """Build from a Catch's ``{"Error", "Cause"}``; Lambda's Cause is JSON."""
+        name = str(error.get("Error", "States.Runtime"))
+        cause = error.get("Cause") or ""
+        message = cause
+        try:
+            parsed = json.loads(cause)
+            if isinstance(parsed, dict):
+                message = str(parsed.get("errorMessage", cause))
+                name = str(parsed.get("errorType", name))
+        except (TypeError, ValueError):
+            pass
+        return cls(type=name, message=message)
+
+
+@dataclass(frozen=True)
+class Quarantined(_Model):
+    """Output of QuarantineOriginal: the copy in the failed bucket and why."""
+
+    source: ObjectRef | None
+    error: ErrorInfo
+    copy: ObjectRef | None = None
+    execution: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        source, copy = data.get("source"), data.get("copy")
+        return cls(
+            source=ObjectRef.from_dict(source) if source else None,
+            error=ErrorInfo.from_dict(data["error"]),
+            copy=ObjectRef.from_dict(copy) if copy else None,
+            execution=data.get("execution"),
+        )
+
+
+@dataclass(frozen=True)
+class Notification(_Model):
+    """What Notify publishes: the JSON body; attributes are derived from it."""
+
+    status: str  # SUCCEEDED | FAILED
+    outcome: str
+    key: str
+    bucket: str
+    execution: str | None = None
+    format: str | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    result: ObjectRef | None = None
+    error: ErrorInfo | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,66 @@
+"""The error types a step may raise.
+
+Lambda reports a raised exception's class name as its ``errorType``; the
+state machine's Retry and Catch clauses match on that name. So these names
+are part of the contract: renaming one means changing the ASL too (a test
+keeps the two in step).
+"""
+
+
+class ImgflowError(Exception):
+    """Base of every error imgflow raises on purpose."""
+
+
+class PermanentError(ImgflowError):
+    """The input itself is at fault: retrying cannot help."""
+
+
+class InvalidImageError(PermanentError):
+    """The bytes are not a decodable image (corrupt, truncated, not an image)."""
+
+
+class UnsupportedFormatError(PermanentError):
+    """A real image, in a format imgflow does not handle."""
+
+
+class ImageTooLargeError(PermanentError):
+    """The image exceeds the configured byte or pixel limit."""
+
+
+class EmptyObjectError(PermanentError):
+    """The object holds zero bytes."""
+
+
+class InvalidEventError(PermanentError):
+    """The event does not name an S3 object imgflow can process."""
+
+
+class ConfigurationError(PermanentError):
+    """The function's environment is incomplete or inconsistent."""
+
+
+class TransientError(ImgflowError):
+    """A temporary failure of a dependency (throttling, 5xx): retry with backoff."""
+
+
+PERMANENT_ERRORS: tuple[type[PermanentError], ...] = (
+    InvalidImageError,
+    UnsupportedFormatError,
+    ImageTooLargeError,
+    EmptyObjectError,
+    InvalidEventError,
+    ConfigurationError,
+)
+
+# Names the state machine retries. Lambda.* and Sandbox.Timedout come from the
+# Lambda service itself (crash, throttle, timeout), States.Timeout from the task.
+TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+    "States.Timeout",
+)
