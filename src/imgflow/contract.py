@@ -37,6 +37,7 @@ class SkipReason(StrEnum):
     OUR_OUTPUT = "our_output"  # carries imgflow's marker (in-place replacement)
     ALREADY_PROCESSED = "already_processed"  # duplicate event: result exists
     SUPERSEDED = "superseded"  # a newer upload replaced the object meanwhile
+    SOURCE_GONE = "source_gone"  # deleted before it could be processed
 
 
 # S3 user metadata written on every result (x-amz-meta-<name>).
@@ -219,3 +220,17 @@ class Notification(_Model):
     result: ObjectRef | None = None
     error: ErrorInfo | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+_CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+
+
+def content_type(image_format: str) -> str:
+    """The MIME type to store an image of this (Pillow) format under."""
+    return _CONTENT_TYPES.get(image_format.upper(), "application/octet-stream")

@@ -43,6 +43,14 @@ class TransientError(ImgflowError):
     """A temporary failure of a dependency (throttling, 5xx): retry with backoff."""
 
 
+class ObjectNotFoundError(PermanentError):
+    """The object (or the version) named by the event no longer exists."""
+
+
+class WriteConflictError(ImgflowError):
+    """A conditional write lost: the object changed since it was validated."""
+
+
 PERMANENT_ERRORS: tuple[type[PermanentError], ...] = (
     InvalidImageError,
     UnsupportedFormatError,
@@ -50,6 +58,7 @@ PERMANENT_ERRORS: tuple[type[PermanentError], ...] = (
     EmptyObjectError,
     InvalidEventError,
     ConfigurationError,
+    ObjectNotFoundError,
 )
 
 # Names the state machine retries. Lambda.* and Sandbox.Timedout come from the

@@ -1,0 +1,24 @@
+"""CompressImage: optimise the image and stage the result. (thin handler)"""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imgflow.aws.s3 import S3ObjectStore
+from imgflow.aws.telemetry import logger, tracer
+from imgflow.contract import ImageInfo, ObjectRef
+from imgflow.settings import Settings
+from imgflow.steps.compress import compress_image
+
+SETTINGS = Settings.from_env()
+SETTINGS.require("destination_bucket")
+STORE = S3ObjectStore()
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    """Input: {"source": ObjectRef, "image": ImageInfo}; output: Compression."""
+    source = ObjectRef.from_dict(event["source"])
+    image = ImageInfo.from_dict(event["image"])
+    compression = compress_image(source, image, SETTINGS, STORE)
+    logger.info("compressed", extra=compression.to_dict())
+    return compression.to_dict()

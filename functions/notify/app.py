@@ -1,0 +1,23 @@
+"""Notify: publish one success or failure message. (thin handler)"""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imgflow.aws.sns import SnsPublisher
+from imgflow.aws.telemetry import logger, tracer
+from imgflow.settings import Settings
+from imgflow.steps.notify import attributes, human_text, json_body, notification_for, subject
+
+SETTINGS = Settings.from_env()
+SETTINGS.require("topic_arn")
+PUBLISHER = SnsPublisher(SETTINGS.topic_arn)
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    """Input: {"status": SUCCEEDED|FAILED, "state": <state data>, "execution": arn}."""
+    note = notification_for(event["status"], event["state"], event.get("execution"))
+    message_id = PUBLISHER.publish(
+        subject(note), human_text(note), json_body(note), attributes(note)
+    )
+    return {"message_id": message_id, "status": note.status, "outcome": note.outcome}

@@ -1,0 +1,144 @@
+"""Make an image smaller without changing how it looks, or keep it as it is.
+
+Decisions:
+- The output is never larger than the input: if the optimiser cannot beat
+  the input, the input is kept.
+- The metadata policy is applied first and is a promise, not an
+  optimisation: with ``strip_gps`` or ``strip_all`` the returned bytes are
+  the stripped ones even when that saves nothing (GPS is blanked in place,
+  so the size can stay the same). Such a result has outcome ``compressed``
+  (new bytes to store): ``kept_original`` means the caller may copy the
+  original object itself, which would publish the location.
+- Every optimised result is decoded and compared with its input before it is
+  returned (size, mode, every frame's pixels and timing, ICC, EXIF and its
+  orientation); a result that differs is discarded.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import oxipng
+from PIL import Image, ImageSequence
+
+from imgflow.contract import ImageInfo, Outcome
+from imgflow.errors import InvalidImageError
+from imgflow.imaging import jpeg, metadata, png
+from imgflow.settings import CompressionMode, MetadataPolicy
+
+PASSTHROUGH = "passthrough"
+
+
+@dataclass(frozen=True)
+class CompressedImage:
+    """The bytes to publish and what was done to them."""
+
+    data: bytes
+    outcome: Outcome  # COMPRESSED (new bytes) or KEPT_ORIGINAL (the input, unchanged)
+    method: str  # "jpeg-lossless", "png-oxipng", "metadata-strip_gps", "passthrough"
+    format: str
+    bytes_in: int
+    bytes_out: int
+
+
+def compress(
+    data: bytes,
+    info: ImageInfo,
+    *,
+    mode: CompressionMode,
+    metadata_policy: MetadataPolicy,
+) -> CompressedImage:
+    """Optimise an image ``validate.inspect`` accepted; see the module docstring for the rules.
+
+    ``mode`` is accepted for the lossy search to come; lossy JPEG uses the
+    lossless path for now. Raises InvalidImageError when the metadata policy
+    cannot be honoured (a container too damaged to edit safely).
+    """
+    del mode  # the perceptual lossy search is a later stage
+    baseline = _apply_policy(data, info, metadata_policy)
+    method = PASSTHROUGH if baseline is data else f"metadata-{metadata_policy}"
+    if baseline is not data and not _looks_the_same(data, baseline, compare_exif=False):
+        raise InvalidImageError(
+            f"removing metadata ({metadata_policy}) changed the {info.format} image; "
+            "the file's structure is too unusual to edit safely"
+        )
+    result = baseline
+    optimise = _optimiser(baseline, info)
+    if optimise is not None:
+        name, run = optimise
+        candidate = _try(run, baseline)
+        if (
+            candidate is not None
+            and len(candidate) < len(baseline)
+            and _looks_the_same(baseline, candidate, compare_exif=True)
+        ):
+            result, method = candidate, name
+    outcome = Outcome.KEPT_ORIGINAL if result is data else Outcome.COMPRESSED
+    return CompressedImage(result, outcome, method, info.format, len(data), len(result))
+
+
+def _apply_policy(data: bytes, info: ImageInfo, policy: MetadataPolicy) -> bytes:
+    try:
+        return metadata.apply_policy(data, info.format, policy)
+    except (ValueError, IndexError) as exc:
+        raise InvalidImageError(
+            f"cannot apply metadata policy {policy} to this {info.format}: {exc}"
+        ) from exc
+
+
+def _optimiser(data: bytes, info: ImageInfo) -> tuple[str, Callable[[bytes], bytes]] | None:
+    if info.format == "JPEG" and not metadata.is_multi_picture(data):
+        # An MPO / Ultra HDR file's later pictures sit at offsets the primary's
+        # MPF header records; jpegtran would drop them, so such files pass through.
+        return jpeg.METHOD, jpeg.optimize_lossless
+    if info.format == "PNG":
+        return png.METHOD, png.optimize_lossless
+    return None  # GIF, WebP, MPO: passed through safely
+
+
+def _try(run: Callable[[bytes], bytes], data: bytes) -> bytes | None:
+    try:
+        return run(data)
+    except (ValueError, oxipng.PngError):
+        return None  # the optimiser could not read it: keep the input
+
+
+def _looks_the_same(before: bytes, after: bytes, *, compare_exif: bool) -> bool:
+    """Same size, pixels, frames, timing, ICC and orientation (and EXIF if asked)."""
+    try:
+        with Image.open(io.BytesIO(before)) as a, Image.open(io.BytesIO(after)) as b:
+            if a.size != b.size or getattr(a, "n_frames", 1) != getattr(b, "n_frames", 1):
+                return False
+            if a.info.get("icc_profile") != b.info.get("icc_profile"):
+                return False
+            if _orientation(a) != _orientation(b):
+                return False
+            if compare_exif and a.info.get("exif") != b.info.get("exif"):
+                return False
+            return all(
+                _frame_signature(fa) == _frame_signature(fb)
+                for fa, fb in zip(ImageSequence.Iterator(a), ImageSequence.Iterator(b), strict=True)
+            )
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return False
+
+
+def _orientation(image: Image.Image) -> int:
+    return image.getexif().get(metadata.ORIENTATION_TAG) or 1  # absent means 1, upright
+
+
+def _frame_signature(frame: Image.Image) -> tuple[Any, ...]:
+    timing = tuple(frame.info.get(k) for k in ("duration", "disposal", "blend", "loop"))
+    return (*timing, _canonical(frame).tobytes())
+
+
+def _canonical(frame: Image.Image) -> Image.Image:
+    """Pixels in a mode both sides convert to exactly (an optimiser may change the mode)."""
+    if frame.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return frame if frame.mode == "I" else frame.convert("I")
+    if frame.mode in ("CMYK", "YCbCr", "LAB"):
+        return frame  # JPEG colour spaces: lossless transcoding keeps the mode
+    return frame.convert("RGBA")

@@ -1,0 +1,120 @@
+"""Decide from the real bytes (never the key's extension) whether an image can be processed."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+from imgflow.contract import ImageInfo
+from imgflow.errors import (
+    EmptyObjectError,
+    ImageTooLargeError,
+    InvalidImageError,
+    UnsupportedFormatError,
+)
+from imgflow.settings import Limits
+
+# Pillow's format names; MPO is a JPEG with further pictures after the first.
+SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP")
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"RIFF", "RIFF (WebP?)"),
+)
+
+
+def inspect(data: bytes, limits: Limits) -> ImageInfo:
+    """Identify and fully decode ``data``; raise a named error for anything unusable.
+
+    Order matters: size limits are checked from the header before any pixel
+    is decoded, so a small file declaring huge dimensions costs nothing.
+    """
+    if not data:
+        raise EmptyObjectError("the object is empty (0 bytes); upload the image again")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(
+            f"object is {_mb(len(data))}, above the {_mb(limits.max_bytes)} limit; "
+            "raise MaxImageBytes to allow it"
+        )
+    # Our own pixel limit is the authority, so Pillow's bomb warning is noise;
+    # its hard DecompressionBombError (2x its own limit) becomes ours below.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "malformed MPO": read as JPEG
+        with _open(data) as image:
+            info = _header_info(image)
+            _check_pixels(info, limits)
+            _decode_every_frame(image, info)
+    return info
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        claimed = next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
+        if claimed:
+            raise InvalidImageError(
+                f"the file starts like a {claimed} but its header is damaged ({exc})"
+            ) from exc
+        raise InvalidImageError(
+            f"not an image: the first bytes {data[:12]!r} match no known image format "
+            "(is it a text or HTML file saved with an image extension?)"
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{exc}; refusing to decode it") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImageError(f"unreadable image header: {exc}") from exc
+
+
+def _header_info(image: Image.Image) -> ImageInfo:
+    image_format = image.format or "unknown"
+    if image_format not in SUPPORTED_FORMATS:
+        raise UnsupportedFormatError(
+            f"{image_format} images are not supported; upload JPEG, PNG, GIF or WebP"
+        )
+    try:
+        frames = getattr(image, "n_frames", 1)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{exc}; refusing to decode it") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImageError(f"{image_format} frame headers are corrupt: {exc}") from exc
+    width, height = image.size
+    return ImageInfo(image_format, width, height, image.mode, frames)
+
+
+def _check_pixels(info: ImageInfo, limits: Limits) -> None:
+    pixels = info.width * info.height * info.frames
+    if pixels <= limits.max_pixels:
+        return
+    frames = f" x {info.frames} frames" if info.frames > 1 else ""
+    raise ImageTooLargeError(
+        f"image is {info.width}x{info.height}{frames} = {pixels / 1e6:g} MP, above the "
+        f"{limits.max_pixels / 1e6:g} MP limit; raise MaxImagePixels to allow it"
+    )
+
+
+def _decode_every_frame(image: Image.Image, info: ImageInfo) -> None:
+    frame = 0
+    try:
+        for frame in range(info.frames):
+            image.seek(frame)
+            image.load()
+    except MemoryError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{exc}; refusing to decode it") from exc
+    except Exception as exc:
+        # Any decoder failure means the bytes are damaged; the decoders raise
+        # OSError, SyntaxError, ValueError, EOFError, zlib and struct errors.
+        where = f"frame {frame + 1} of {info.frames}" if info.frames > 1 else "the image data"
+        raise InvalidImageError(
+            f"{info.format} is corrupt or truncated: decoding {where} failed ({exc})"
+        ) from exc
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"

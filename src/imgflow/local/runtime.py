@@ -1,0 +1,328 @@
+"""The embedded AWS: template.yaml's resources on moto, with the real handlers.
+
+``EmbeddedStack`` reads the template (imgflow.local.template), creates its
+buckets, topic, functions, state machine and upload rule on moto, loads each
+function's real handler module with the environment the template gives it
+(a cold start: settings are validated at import), and routes an S3 upload
+through EventBridge to the state machine, exactly as on AWS. Executions run
+the real ASL in moto's interpreter, in background threads.
+
+Differences from AWS are listed in docs/local-runtime.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from imgflow.local import moto_patches
+from imgflow.local.template import REGION, FunctionSpec, StackSpec, read_stack
+
+# Local runs stay quiet and offline: no X-Ray daemon, no metrics flush to stdout.
+LOCAL_ENV = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+INBOX_QUEUE = "imgflow-local-notifications"
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_import_lock = threading.Lock()
+
+Fault = Callable[[dict[str, Any]], None]
+
+
+def find_template(start: Path | None = None) -> Path:
+    """template.yaml in the current directory or the nearest parent."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "template.yaml"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no template.yaml in {here} or its parents (use --template)")
+
+
+class EmbeddedStack:
+    """A running local copy of the stack. Use as a context manager."""
+
+    def __init__(
+        self,
+        template: Path | None = None,
+        parameters: dict[str, str] | None = None,
+        *,
+        log_level: str = "ERROR",
+    ) -> None:
+        self.template_path = template or find_template()
+        self.spec: StackSpec = read_stack(self.template_path, parameters)
+        self._env = {**LOCAL_ENV, "POWERTOOLS_LOG_LEVEL": log_level}
+        self._faults: dict[str, Fault] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self.invocations: list[tuple[str, str]] = []  # (function logical id, outcome)
+
+    # lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> EmbeddedStack:
+        from moto import mock_aws
+
+        moto_patches.apply()
+        moto_patches.reset()
+        self._set_env(self._env)
+        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._mock.start()
+        try:
+            self._create()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._mock is not None:
+                # Executions run in threads that must finish inside the mock.
+                self.wait(timeout=120, raise_on_timeout=False)
+        finally:
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+            moto_patches.reset()
+            self._restore_env()
+
+    def _set_env(self, env: dict[str, str]) -> None:
+        for name, value in env.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    # resources ---------------------------------------------------------------
+    def _create(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        self.lambda_ = boto3.client("lambda", region_name=REGION)
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="imgflow-local", AssumeRolePolicyDocument="{}")
+        role_arn = role["Role"]["Arn"]
+        spec = self.spec
+        for logical, name in spec.buckets.items():
+            self.s3.create_bucket(Bucket=name)
+            if logical in spec.versioned_buckets:
+                self.s3.put_bucket_versioning(
+                    Bucket=name, VersioningConfiguration={"Status": "Enabled"}
+                )
+            if logical in spec.eventbridge_buckets:
+                self.s3.put_bucket_notification_configuration(
+                    Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+                )
+        for name in spec.topics.values():
+            self.sns.create_topic(Name=name)
+        self._subscribe_inbox()
+        for function in spec.functions.values():
+            self._create_function(function, role_arn)
+        machine = spec.state_machine
+        self.sfn.create_state_machine(
+            name=machine.name, definition=machine.definition, roleArn=role_arn, type=machine.type
+        )
+        for rule in machine.rules:
+            self.events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern))
+            self.events.put_targets(
+                Rule=rule.name,
+                Targets=[{"Id": "workflow", "Arn": machine.arn, "RoleArn": role_arn}],
+            )
+
+    def _subscribe_inbox(self) -> None:
+        """An SQS queue on the topic stands in for the email inbox."""
+        url = self.sqs.create_queue(QueueName=INBOX_QUEUE)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for logical in self.spec.topics:
+            self.sns.subscribe(
+                TopicArn=self.spec.topic_arn(logical), Protocol="sqs", Endpoint=queue_arn
+            )
+        self._inbox_url = url
+        self._inbox: list[dict[str, Any]] = []
+
+    def _create_function(self, function: FunctionSpec, role_arn: str) -> None:
+        self.lambda_.create_function(
+            FunctionName=function.name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler=function.handler,
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=function.timeout,
+            MemorySize=function.memory,
+            Environment={"Variables": function.environment},
+        )
+        module = self._load(function)
+        attribute = function.handler.rsplit(".", 1)[1]
+        handler = getattr(module, attribute)
+        logical = function.logical_id
+
+        def invoke(event: Any, context: Any) -> Any:
+            fault = self._faults.get(logical)
+            try:
+                if fault is not None:
+                    fault(event)
+                result = handler(event, context)
+            except BaseException as exc:
+                self.invocations.append((logical, type(exc).__name__))
+                raise
+            self.invocations.append((logical, "ok"))
+            return result
+
+        moto_patches.register_handler(function.name, invoke)
+
+    def _load(self, function: FunctionSpec) -> ModuleType:
+        """Import the handler module fresh: a cold start with its template environment."""
+        module_name, _ = function.handler.rsplit(".", 1)
+        path = function.code_dir / f"{module_name.replace('.', '/')}.py"
+        unique = f"_imgflow_local_{function.logical_id}_{uuid.uuid4().hex[:8]}"
+        spec = importlib.util.spec_from_file_location(unique, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {function.logical_id} handler from {path}")
+        module = importlib.util.module_from_spec(spec)
+        with _import_lock:
+            self._set_env(function.environment)
+            self._set_env(self._env)
+            spec.loader.exec_module(module)
+        self._modules[function.logical_id] = module
+        return module
+
+    # using it ----------------------------------------------------------------
+    @property
+    def source_bucket(self) -> str:
+        return self.spec.buckets["SourceBucket"]
+
+    @property
+    def result_bucket(self) -> str:
+        return self.spec.outputs["DestinationBucketName"]
+
+    @property
+    def failed_bucket(self) -> str:
+        return self.spec.buckets["FailedBucket"]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.spec.state_machine.arn
+
+    def upload(self, key: str, data: bytes, content_type: str | None = None) -> dict[str, Any]:
+        """Put an object in the source bucket, as a user would (this starts the workflow)."""
+        args: dict[str, Any] = {"Bucket": self.source_bucket, "Key": key, "Body": data}
+        if content_type:
+            args["ContentType"] = content_type
+        return self.s3.put_object(**args)
+
+    def inject(self, function_logical_id: str, fault: Fault | None) -> None:
+        """Run ``fault(event)`` before a function's handler (raise to fail it); None removes it."""
+        if fault is None:
+            self._faults.pop(function_logical_id, None)
+        else:
+            self._faults[function_logical_id] = fault
+
+    def executions(self) -> list[dict[str, Any]]:
+        paginator = self.sfn.get_paginator("list_executions")
+        return [
+            e
+            for page in paginator.paginate(stateMachineArn=self.state_machine_arn)
+            for e in page["executions"]
+        ]
+
+    def wait(self, timeout: float = 300, *, raise_on_timeout: bool = True) -> list[dict[str, Any]]:
+        """Block until no execution is running; return every execution's description."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = [e for e in self.executions() if e["status"] not in _TERMINAL]
+            if not running:
+                break
+            if time.monotonic() >= deadline:
+                if raise_on_timeout:
+                    raise TimeoutError(f"{len(running)} execution(s) still running")
+                break
+            time.sleep(0.01)
+        return [self.describe(e["executionArn"]) for e in self.executions()]
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        return self.sfn.describe_execution(executionArn=execution_arn)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        paginator = self.sfn.get_paginator("get_execution_history")
+        return [
+            e for page in paginator.paginate(executionArn=execution_arn) for e in page["events"]
+        ]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every message published so far: {"subject", "body" (JSON), "attributes"}."""
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self._inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                self._inbox.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "body": json.loads(envelope["Message"]),
+                        "attributes": {
+                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
+                    }
+                )
+                self.sqs.delete_message(
+                    QueueUrl=self._inbox_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return list(self._inbox)
+
+    def read(self, bucket: str, key: str) -> bytes:
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def keys(self, bucket: str) -> list[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [
+            o["Key"] for page in paginator.paginate(Bucket=bucket) for o in page.get("Contents", [])
+        ]
+
+
+@contextmanager
+def embedded_stack(
+    parameters: dict[str, str] | None = None, template: Path | None = None
+) -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(template, parameters) as stack:
+        yield stack
+
+
+def _placeholder_zip() -> bytes:
+    # moto wants code to create a function; the real handler runs in-process.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "imgflow local runtime: the handler runs in-process\n")
+    return buffer.getvalue()

@@ -1,0 +1,52 @@
+"""CompressImage: optimise one image and stage the result (never bytes in the state)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from imgflow.contract import (
+    META_SOURCE_ETAG,
+    Compression,
+    ImageInfo,
+    ObjectRef,
+    Outcome,
+    content_type,
+)
+from imgflow.imaging.compress import compress
+from imgflow.settings import Settings
+from imgflow.storage import ObjectStore
+
+
+def compress_image(
+    source: ObjectRef, image: ImageInfo, settings: Settings, store: ObjectStore
+) -> Compression:
+    """Compress the source; stage the result unless the original is already smallest."""
+    data = store.read(source, settings.limits.max_bytes)
+    result = compress(data, image, mode=settings.mode, metadata_policy=settings.metadata_policy)
+    staged = None
+    if result.outcome == Outcome.COMPRESSED:
+        staged = store.write(
+            settings.result_bucket,
+            staging_key(settings.staging_prefix, source),
+            result.data,
+            content_type=content_type(result.format),
+            metadata={META_SOURCE_ETAG: source.etag or ""},
+        )
+    return Compression(
+        source=source,
+        outcome=str(result.outcome),
+        method=result.method,
+        format=result.format,
+        bytes_in=result.bytes_in,
+        bytes_out=result.bytes_out,
+        staged=staged,
+    )
+
+
+def staging_key(prefix: str, source: ObjectRef) -> str:
+    """A bounded, deterministic staging key (a retry overwrites its own attempt).
+
+    It has no image suffix, so the upload rule never matches it.
+    """
+    identity = f"{source.bucket}/{source.key}@{source.version_id or source.etag}"
+    return prefix + hashlib.sha256(identity.encode()).hexdigest()

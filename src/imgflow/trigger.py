@@ -1,0 +1,79 @@
+"""The one place that turns a triggering event into the S3 object it names.
+
+Three shapes arrive: the EventBridge "Object Created" event (what the rule
+delivers on AWS), a classic S3 notification with ``Records`` (``sam local
+generate-event s3 put``), and the contract's own ``{"source": ObjectRef}``.
+S3 URL-encodes the key in both of its shapes (``+`` for a space; Powertools'
+data classes decode both the same way); the contract's keys are raw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from imgflow.contract import ObjectRef
+from imgflow.errors import InvalidEventError
+
+
+def source_from_event(event: Any) -> ObjectRef:
+    """Return the object an event names; raise InvalidEventError otherwise."""
+    if not isinstance(event, dict):
+        raise InvalidEventError(f"expected a JSON object as event, got {type(event).__name__}")
+    if isinstance(event.get("validated"), dict) and "source" in event["validated"]:
+        return ObjectRef.from_dict(event["validated"]["source"])
+    if isinstance(event.get("source"), dict):
+        return ObjectRef.from_dict(event["source"])
+    if event.get("detail-type") == "Object Created" and isinstance(event.get("detail"), dict):
+        return _from_eventbridge(event["detail"])
+    records = event.get("Records")
+    if isinstance(records, list):
+        return _from_records(records)
+    raise InvalidEventError(
+        "event is neither an EventBridge 'Object Created' event, an S3 notification "
+        "with Records, nor an imgflow payload with 'source'"
+    )
+
+
+def _from_eventbridge(detail: dict[str, Any]) -> ObjectRef:
+    try:
+        bucket = detail["bucket"]["name"]
+        obj = detail["object"]
+        key = unquote_plus(obj["key"])
+    except (KeyError, TypeError) as exc:
+        raise InvalidEventError(f"EventBridge S3 event lacks {exc}") from exc
+    return ObjectRef(
+        bucket=bucket,
+        key=key,
+        etag=_etag(obj.get("etag")),
+        version_id=obj.get("version-id"),
+        size=_size(obj.get("size")),
+    )
+
+
+def _from_records(records: list[Any]) -> ObjectRef:
+    if len(records) != 1:
+        # S3 sends one record per notification; several would need a Map state.
+        raise InvalidEventError(f"expected exactly one S3 record, got {len(records)}")
+    try:
+        s3 = records[0]["s3"]
+        bucket = s3["bucket"]["name"]
+        obj = s3["object"]
+        key = unquote_plus(obj["key"])
+    except (KeyError, TypeError) as exc:
+        raise InvalidEventError(f"S3 notification record lacks {exc}") from exc
+    return ObjectRef(
+        bucket=bucket,
+        key=key,
+        etag=_etag(obj.get("eTag") or obj.get("etag")),
+        version_id=obj.get("versionId"),
+        size=_size(obj.get("size")),
+    )
+
+
+def _etag(value: Any) -> str | None:
+    return str(value).strip('"') if value else None
+
+
+def _size(value: Any) -> int | None:
+    return int(value) if value is not None else None

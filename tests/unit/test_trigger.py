@@ -1,0 +1,76 @@
+import json
+from urllib.parse import quote_plus
+
+import pytest
+
+from imgflow.errors import InvalidEventError
+from imgflow.trigger import source_from_event
+
+AWKWARD_KEY = "a b+c(1)/ü.jpg"
+
+
+def eventbridge(key: str) -> dict:
+    return {
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {
+            "bucket": {"name": "bkt"},
+            "object": {"key": key, "size": 10, "etag": "abc", "version-id": "v1"},
+        },
+    }
+
+
+def s3_records(encoded_key: str) -> dict:
+    return {
+        "Records": [
+            {"s3": {"bucket": {"name": "bkt"}, "object": {"key": encoded_key, "eTag": "abc"}}}
+        ]
+    }
+
+
+def test_eventbridge_key_is_url_decoded_once():
+    ref = source_from_event(eventbridge(quote_plus(AWKWARD_KEY, safe="/")))
+    assert (ref.bucket, ref.key, ref.etag, ref.version_id, ref.size) == (
+        "bkt",
+        AWKWARD_KEY,
+        "abc",
+        "v1",
+        10,
+    )
+
+
+def test_classic_s3_key_is_url_decoded_once():
+    ref = source_from_event(s3_records(quote_plus(AWKWARD_KEY, safe="/")))
+    assert ref.key == AWKWARD_KEY
+
+
+def test_classic_s3_key_with_literal_percent_is_decoded_once_only():
+    # "100%25.jpg" is the encoding of "100%.jpg"; decoding twice would break it.
+    assert source_from_event(s3_records("100%2525.jpg")).key == "100%25.jpg"
+
+
+def test_both_shapes_of_the_sample_events_name_their_objects(repo):
+    bridge = json.loads((repo / "events/eventbridge-object-created.json").read_text())
+    classic = json.loads((repo / "events/s3-put.json").read_text())
+    assert source_from_event(bridge).key == "photos/harbour.jpg"
+    assert source_from_event(classic).key == "photos/holiday snaps/straße 1.jpg"
+
+
+def test_state_data_prefers_the_validated_source():
+    state = eventbridge("k.jpg") | {"validated": {"source": {"bucket": "b", "key": "v.jpg"}}}
+    assert source_from_event(state).key == "v.jpg"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"hello": "world"},
+        {"Records": []},
+        {"Records": [{"s3": {}}]},
+        {"detail-type": "Object Created", "detail": {"bucket": {}}},
+    ],
+)
+def test_events_that_name_no_object_are_rejected_clearly(event):
+    with pytest.raises(InvalidEventError):
+        source_from_event(event)
