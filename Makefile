@@ -14,6 +14,9 @@ RUN_OUT ?= build/run
 
 .PHONY: help venv run test unit lint clean
 
+# Template and build checks (sam validate --lint, cfn-lint, checkov, ASL, sam build).
+include tools/checks.mk
+
 help:
 	@echo "make run    run the whole workflow locally on samples/ (no AWS, no Docker)"
 	@echo "make test   every test and check (installs what it needs)"
@@ -27,6 +30,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+run: venv
+	rm -rf $(RUN_OUT)
+	$(BIN)/imgflow run samples --out $(RUN_OUT)
+
 lint: venv
 	$(BIN)/ruff check src functions tests
 	$(BIN)/ruff format --check src functions tests
@@ -34,7 +41,7 @@ lint: venv
 unit: venv
 	$(BIN)/pytest
 
-test: lint unit
+test: lint unit checks
 
 clean:
 	rm -rf $(VENV) .aws-sam build .pytest_cache .ruff_cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import os
 import threading
 import time
@@ -84,6 +85,9 @@ class EmbeddedStack:
 
         moto_patches.apply()
         moto_patches.reset()
+        # The interpreter logs every Fail state and caught error at ERROR level;
+        # failures are reported through the executions instead.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._set_env(self._env)
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageCms, ImageDraw, ImageFilter
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "samples"
 
 
 def photo(width: int, height: int, seed: int) -> Image.Image:

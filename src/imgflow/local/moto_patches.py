@@ -1,0 +1,686 @@
+"""Every patch imgflow needs on moto, in one place.
+
+imgflow runs the real state machine definition locally on moto's Step Functions
+backend (the ASL interpreter ported from LocalStack, enabled with
+``mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``).
+moto 5.2.5 needs a few small patches for that to behave like AWS; each one is a
+small named function below, with the reason beside it, and each has a test in
+``tests/unit/local/test_moto_patches.py`` that fails if moto changes under it.
+
+``apply()`` installs them all, once (it is idempotent and thread-safe), and
+refuses any moto other than the pinned version: the patches reach into moto's
+internals, which change between releases.
+
+Public API::
+
+    apply() -> None
+    register_handler(function_name, invoke) / unregister_handler(name) / clear_handlers()
+    LambdaContext                 # what a handler receives as ``context``
+    LambdaServiceFault            # raise it from a handler to fail the Lambda *service*
+    retry_delays: list[RetryDelay]  # back-off the interpreter would have slept
+    eventbridge_failures: list[DeliveryFailure]  # rule -> state machine deliveries that failed
+    wait_for_execution(sfn_client, execution_arn, timeout=...) -> dict
+    reset() -> None               # clear handlers and the recorded lists
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+import json
+import logging
+import secrets
+import string
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+from urllib.parse import quote_plus
+
+LOG = logging.getLogger(__name__)
+
+#: The only moto release these patches were written and measured against.
+MOTO_VERSION = "5.2.5"
+
+_apply_lock = threading.Lock()
+_applied = False
+
+
+# ---------------------------------------------------------------------------
+# Public records and types
+# ---------------------------------------------------------------------------
+
+
+class RetryDelay(NamedTuple):
+    """One Retry back-off the interpreter asked for (and, patched, did not sleep)."""
+
+    execution_arn: str | None
+    state_name: str | None
+    error: str | None
+    retry_count: int | None  # 0 before the first retry, as $$.State.RetryCount
+    seconds: float
+
+
+class DeliveryFailure(NamedTuple):
+    """An EventBridge rule could not start its target state machine."""
+
+    rule_arn: str
+    target_arn: str
+    error: str
+    message: str
+    event: dict[str, Any]
+
+
+#: Every Retry back-off, in order, across all executions (cleared by ``reset()``).
+retry_delays: list[RetryDelay] = []
+
+#: Rule -> state machine deliveries that failed (cleared by ``reset()``).
+eventbridge_failures: list[DeliveryFailure] = []
+
+
+class LambdaServiceFault(Exception):
+    """Raise from a registered handler to make the Lambda *service* fail the invoke.
+
+    ``error`` is the name Step Functions shows (and Retry/Catch match):
+
+    - ``"Lambda.<Code>"`` (``Lambda.ServiceException``, ``Lambda.TooManyRequestsException``,
+      ``Lambda.AWSLambdaException``, ``Lambda.SdkClientException``, ``Lambda.Unknown``...):
+      the Invoke API call itself fails with HTTP ``status`` and error code ``<Code>``, as
+      when the Lambda service throws. Through ``arn:aws:states:::lambda:invoke`` the
+      interpreter names it ``Lambda.<Code>``, like AWS. (Through a plain function-ARN
+      ``Resource`` moto's interpreter names any API error ``Exception``.)
+    - anything else (``Sandbox.Timedout``, ``Runtime.ExitError``, ...): the invoke
+      succeeds with ``FunctionError: Unhandled`` and the payload
+      ``{"errorType": error, "errorMessage": message}``, which is what Lambda returns
+      when a function times out or its runtime crashes; Step Functions names it
+      ``error`` through either resource form.
+    """
+
+    _STATUS = {
+        "TooManyRequestsException": 429,
+        "EC2ThrottledException": 502,
+        "ENILimitReachedException": 502,
+        "ResourceNotReadyException": 502,
+        "RequestTooLargeException": 413,
+        "ResourceNotFoundException": 404,
+    }
+
+    def __init__(
+        self,
+        error: str = "Lambda.ServiceException",
+        message: str | None = None,
+        *,
+        status: int | None = None,
+    ) -> None:
+        self.error = error
+        self.message = message if message is not None else f"simulated {error}"
+        code = error.removeprefix("Lambda.")
+        self.status = status if status is not None else self._STATUS.get(code, 500)
+        super().__init__(f"{self.error}: {self.message}")
+
+    @property
+    def is_api_error(self) -> bool:
+        return self.error.startswith("Lambda.")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of the AWS Lambda Python context object handlers use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: float = 3.0
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._deadline:
+            self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        # Informational only: the local runtime never kills a slow handler (a thread
+        # cannot be killed, and a slow CI machine must not turn into failures).
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+HandlerCallable = Callable[[Any, LambdaContext], Any]
+_handlers: dict[str, HandlerCallable] = {}
+_handlers_lock = threading.Lock()
+
+
+def register_handler(function_name: str, invoke: HandlerCallable) -> None:
+    """Run ``invoke(event, context)`` in-process whenever moto invokes ``function_name``.
+
+    ``function_name`` is the Lambda function's name (not its ARN). Registering the
+    same name again replaces the handler.
+    """
+    if not function_name or ":" in function_name:
+        raise ValueError(f"register_handler wants a function name, got {function_name!r}")
+    with _handlers_lock:
+        _handlers[function_name] = invoke
+
+
+def unregister_handler(function_name: str) -> None:
+    with _handlers_lock:
+        _handlers.pop(function_name, None)
+
+
+def clear_handlers() -> None:
+    with _handlers_lock:
+        _handlers.clear()
+
+
+def registered_handlers() -> dict[str, HandlerCallable]:
+    with _handlers_lock:
+        return dict(_handlers)
+
+
+def reset() -> None:
+    """Forget registered handlers and everything recorded (between tests)."""
+    clear_handlers()
+    retry_delays.clear()
+    eventbridge_failures.clear()
+
+
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def wait_for_execution(
+    sfn_client: Any, execution_arn: str, *, timeout: float = 30.0, poll: float = 0.005
+) -> dict[str, Any]:
+    """Poll ``describe_execution`` until the execution ends; return its description.
+
+    moto runs each execution in a daemon thread. The mock must stay active until
+    every execution has ended, or the thread's calls leave the mock (to
+    localhost:5000). Raises ``TimeoutError`` after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sfn_client.describe_execution(executionArn=execution_arn)
+        if desc["status"] in _TERMINAL:
+            return desc
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{execution_arn} still {desc['status']} after {timeout}s")
+        time.sleep(poll)
+
+
+# ---------------------------------------------------------------------------
+# apply()
+# ---------------------------------------------------------------------------
+
+
+def apply() -> None:
+    """Install every patch once. Raises RuntimeError on any moto but 5.2.5."""
+    global _applied
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"imgflow's moto patches were written for moto {MOTO_VERSION}, found moto "
+            f"{moto.__version__}: pin moto=={MOTO_VERSION} (or re-verify every patch "
+            "in imgflow.local.moto_patches and its tests)"
+        )
+    with _apply_lock:
+        if _applied:
+            return
+        _patch_lambda_invoke()
+        _patch_lambda_simple_backend()
+        _patch_start_execution_name()
+        _patch_eventbridge_state_machine_target()
+        _patch_s3_eventbridge_event_shape()
+        _patch_retry_sleep()
+        _applied = True
+
+
+def is_applied() -> bool:
+    return _applied
+
+
+# ---------------------------------------------------------------------------
+# 1. Lambda: run registered Python handlers in-process, no Docker
+# ---------------------------------------------------------------------------
+
+
+class _LambdaApiError(Exception):
+    """Placeholder; replaced by a moto JsonRESTError subclass in _patch_lambda_invoke."""
+
+
+def _runtime_error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
+    # The shape the AWS Python runtime returns for an uncaught exception; Step
+    # Functions names the error after "errorType", which Retry/Catch match.
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        # From the handler down, as the runtime shows it (without this module's frame).
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]),
+    }
+
+
+def _invoke_registered_handler(fn: Any, event: Any) -> tuple[str, bool, str]:
+    """Replacement for ``LambdaFunction._invoke_lambda(self, event)``.
+
+    Returns ``(payload_json, is_error, logs)`` like the original.
+    """
+    # moto passes the decoded request body; an empty body arrives as the text "{}".
+    if event is None or event == "{}":
+        event = {}
+    name = fn.function_name
+    handler = _handlers.get(name)
+    request_id = str(uuid.uuid4())
+    if handler is None:
+        # Clear error rather than moto's Docker path: in imgflow's local runtime every
+        # function has an in-process handler, and falling back to Docker (absent here)
+        # or to an echo would turn a wiring mistake into a misleading result.
+        payload = {
+            "errorMessage": (
+                f"no in-process handler registered for Lambda function {name!r} "
+                f"(registered: {sorted(_handlers)}); call "
+                "imgflow.local.moto_patches.register_handler()"
+            ),
+            "errorType": "HandlerNotRegistered",
+            "requestId": request_id,
+            "stackTrace": [],
+        }
+        return json.dumps(payload), True, ""
+    now = datetime.datetime.now(datetime.UTC)
+    context = LambdaContext(
+        function_name=name,
+        function_version=str(fn.version),
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size or 128),
+        aws_request_id=request_id,
+        log_group_name=f"/aws/lambda/{name}",
+        log_stream_name=f"{now:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}",
+        timeout_seconds=float(fn.timeout or 3),
+    )
+    try:
+        result = handler(event, context)
+    except LambdaServiceFault as fault:
+        if fault.is_api_error:
+            raise _LambdaApiError(fault) from fault
+        payload = {"errorType": fault.error, "errorMessage": fault.message}
+        return json.dumps(payload), True, ""
+    except Exception as exc:
+        return json.dumps(_runtime_error_payload(exc, request_id)), True, ""
+    try:
+        return json.dumps(result), False, ""
+    except (TypeError, ValueError) as exc:
+        # What the Python runtime reports for a result json cannot serialise.
+        payload = {
+            "errorMessage": f"Unable to marshal response: {exc}",
+            "errorType": "Runtime.MarshalError",
+            "requestId": request_id,
+            "stackTrace": [],
+        }
+        return json.dumps(payload), True, ""
+
+
+def _patch_lambda_invoke() -> None:
+    """Why: moto's ``LambdaFunction._invoke_lambda`` starts a Docker container.
+
+    It receives the event already decoded (``fn.invoke`` json-loads the body) and
+    returns ``(json_text, is_error, logs)``; ``is_error`` becomes the
+    ``X-Amz-Function-Error`` header, and the interpreter then names the Step
+    Functions error after the payload's ``errorType``.
+    """
+    global _LambdaApiError
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.exceptions import JsonRESTError
+
+    class LambdaApiError(JsonRESTError):
+        # A failed Invoke API call (HTTP 4xx/5xx with x-amzn-ErrorType), which the
+        # interpreter's lambda:invoke integration names "Lambda.<code>".
+        def __init__(self, fault: LambdaServiceFault) -> None:
+            super().__init__(fault.error.removeprefix("Lambda."), fault.message)
+            self.code = fault.status
+
+    _LambdaApiError = LambdaApiError  # type: ignore[misc]
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return _invoke_registered_handler(self, event)
+
+    _invoke_lambda.__wrapped__ = LambdaFunction._invoke_lambda  # type: ignore[attr-defined]
+    LambdaFunction._invoke_lambda = _invoke_lambda
+
+
+def _patch_lambda_simple_backend() -> None:
+    """Why: with ``config={"lambda": {"use_docker": False}}`` moto swaps in
+    ``LambdaSimpleBackend``, whose ``invoke`` never calls ``_invoke_lambda``: it echoes
+    the request body (or pops a canned result). Send it through the normal path
+    (``LambdaFunction.invoke`` -> patched ``_invoke_lambda``) so both configurations
+    run the registered handlers, and report an unregistered function the same way.
+    """
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> Any:
+        return LambdaBackend.invoke(self, function_name, qualifier, body, headers, response_headers)
+
+    invoke.__wrapped__ = original  # type: ignore[attr-defined]
+    LambdaSimpleBackend.invoke = invoke
+
+
+# ---------------------------------------------------------------------------
+# 2. StartExecution without a name
+# ---------------------------------------------------------------------------
+
+
+def _patch_start_execution_name() -> None:
+    """Why: the executing (parser) backend formats the ARN with ``name`` as given, so
+    an unnamed start ends in ``:None`` and a second one collides with the first
+    (ExecutionAlreadyExists). AWS names it with a UUID; so does moto's non-executing
+    backend. EventBridge starts executions without a name, so this matters.
+    """
+    from moto.moto_api._internal import mock_random
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        if not name:
+            name = str(mock_random.uuid4())
+        return original(self, state_machine_arn, name, execution_input, trace_header)
+
+    start_execution.__wrapped__ = original  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.start_execution = start_execution
+
+
+# ---------------------------------------------------------------------------
+# 3. EventBridge rule -> Step Functions state machine target
+# ---------------------------------------------------------------------------
+
+
+def _event_for_target(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as AWS hands it to a target: ``time`` as ISO 8601 (moto keeps a float)."""
+    out = copy.deepcopy(event)
+    out.pop("ingestion-time", None)
+    t = out.get("time")
+    if isinstance(t, int | float):
+        out["time"] = datetime.datetime.fromtimestamp(t, datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    elif isinstance(t, datetime.datetime):
+        out["time"] = t.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """Input / InputPath / InputTransformer, as EventBridge applies them to a target."""
+    if target.get("Input") is not None:
+        return target["Input"]
+    if target.get("InputPath"):
+        from jsonpath_ng.ext import parse
+
+        matches = parse(target["InputPath"]).find(event)
+        return json.dumps(matches[0].value if matches else None)
+    transformer = target.get("InputTransformer")
+    if transformer:
+        from moto.events.utils import EventTemplateParser
+
+        result = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return result if isinstance(result, str) else json.dumps(result)
+    return json.dumps(event)
+
+
+def _send_to_dead_letter_queue(
+    rule: Any, target: dict[str, Any], event: dict[str, Any], error: str, message: str
+) -> None:
+    dlq_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not dlq_arn:
+        return
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, queue_name = dlq_arn.split(":", 5)
+
+    def attr(value: str) -> dict[str, str]:
+        return {"DataType": "String", "StringValue": value}
+
+    # The message attributes EventBridge puts on a dead-lettered event.
+    sqs_backends[account][region].send_message(
+        queue_name=queue_name,
+        message_body=json.dumps(event),
+        message_attributes={
+            "RULE_ARN": attr(rule.arn),
+            "TARGET_ARN": attr(target["Arn"]),
+            "ERROR_CODE": attr(error),
+            "ERROR_MESSAGE": attr(message),
+        },
+    )
+
+
+def _start_state_machine_target(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.stepfunctions.responses import get_backend
+
+    arn = target["Arn"]
+    _, _, _, region, account, _ = arn.split(":", 5)
+    payload = _event_for_target(event)
+    try:
+        execution_input = _target_input(target, payload)
+        # No name: EventBridge cannot name executions (patch 2 gives it a UUID).
+        get_backend(account, region).start_execution(arn, None, execution_input)
+    except Exception as exc:
+        error = getattr(exc, "code", None)
+        error = error if isinstance(error, str) else type(exc).__name__
+        message = getattr(exc, "message", None) or str(exc)
+        LOG.warning("EventBridge rule %s could not start %s: %s", rule.arn, arn, message)
+        eventbridge_failures.append(DeliveryFailure(rule.arn, arn, error, message, payload))
+        try:
+            _send_to_dead_letter_queue(rule, target, payload, error, message)
+        except Exception:
+            LOG.exception("could not dead-letter the event for rule %s", rule.arn)
+
+
+def _is_state_machine_arn(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) >= 7 and parts[2] == "states" and parts[5] == "stateMachine"
+
+
+def _patch_eventbridge_state_machine_target() -> None:
+    """Why: ``Rule.send_to_targets`` raises NotImplementedError for a state machine
+    target, and both callers drop it (S3 swallows every exception): nothing starts,
+    and the rule's other targets are skipped too. Start an execution with the event
+    (or the target's Input / InputPath / InputTransformer) as input; IAM (RoleArn) is
+    not modelled. A failed start goes to the target's DeadLetterConfig queue, as
+    EventBridge does once retries are exhausted (no retries here). Disabled rules
+    deliver nothing, as on AWS (moto delivered anyway).
+    """
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if getattr(self, "state", "ENABLED") != "ENABLED":
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if _is_state_machine_arn(t["Arn"])]
+        others = [t for t in self.targets if not _is_state_machine_arn(t["Arn"])]
+        for target in ours:
+            _start_state_machine_target(self, target, original_event)
+        if others:
+            rule = copy.copy(self)  # shallow: same rule, only the unsupported targets removed
+            rule.targets = others
+            original(rule, original_event, transform_input)
+
+    send_to_targets.__wrapped__ = original  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets
+
+
+# 3b. The S3 -> EventBridge event itself
+
+_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "POST Object",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
+_sequencer = itertools.count(time.time_ns() // 1000)
+
+
+def _request_id() -> str:
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+
+
+def s3_eventbridge_event(account_id: str, bucket: Any, event_name: str, key: Any) -> dict[str, Any]:
+    """The "aws.s3" event AWS sends to EventBridge (docs: S3 "EventBridge event
+    message structure"), built from moto's bucket and key. ``time`` stays a unix
+    float, moto's internal convention (targets format it).
+    """
+    from moto.core.utils import unix_time
+    from moto.s3.notifications import _detail_type
+
+    detail_type = _detail_type(event_name)
+    obj: dict[str, Any] = {
+        # URL-encoded like every S3 notification ("a b+c" -> "a+b%2Bc"); "/" kept.
+        # AWS Lambda Powertools' S3EventBridgeNotificationObject.key unquote_plus-es it.
+        "key": quote_plus(key.name, safe="/"),
+    }
+    is_delete = detail_type == "Object Deleted"
+    if not is_delete and getattr(key, "size", None) is not None:
+        obj["size"] = key.size
+    etag = getattr(key, "etag", None)
+    if etag:
+        obj["etag"] = etag.replace('"', "")
+    version_id = getattr(key, "version_id", None)
+    if version_id and version_id != "null" and bucket.versioning_status in ("Enabled", "Suspended"):
+        obj["version-id"] = version_id
+    obj["sequencer"] = f"{next(_sequencer):016X}"
+    detail: dict[str, Any] = {
+        "version": "0",
+        "bucket": {"name": bucket.name},
+        "object": obj,
+        "request-id": _request_id(),
+        "requester": account_id,
+        "source-ip-address": "127.0.0.1",
+    }
+    if event_name in _REASONS:
+        detail["reason"] = _REASONS[event_name]
+    if is_delete:
+        marker = type(key).__name__ == "FakeDeleteMarker"
+        detail["deletion-type"] = "Delete Marker Created" if marker else "Permanently Deleted"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": account_id,
+        "time": unix_time(),
+        "region": bucket.region_name,
+        "resources": [bucket.arn],
+        "detail": detail,
+    }
+
+
+def _patch_s3_eventbridge_event_shape() -> None:
+    """Why: moto's S3 -> EventBridge event differs from AWS where it matters:
+    the same fixed ``id`` for every event (breaks de-duplication by event id),
+    ``eTag`` where AWS says ``etag``, ``"version-id": null`` on unversioned buckets
+    (AWS omits it; ``IsPresent`` would be true), the key not URL-encoded, a constant
+    ``sequencer``, ``reason`` "ObjectCreated" where AWS says "PutObject"/"CopyObject"/...,
+    and it is sent to every event bus (AWS: the default bus only). One failing rule
+    also stopped delivery to the rest (one bare ``except`` around the loop).
+    """
+    from moto.events.models import events_backends
+    from moto.s3 import notifications
+
+    original = notifications._send_event_bridge_message
+
+    def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        try:
+            event = s3_eventbridge_event(account_id, bucket, event_name, key)
+            bus = events_backends[account_id][bucket.region_name].event_buses.get("default")
+        except Exception:
+            # S3 never fails the request because a notification could not be built.
+            LOG.exception("could not build the S3 EventBridge event for %s", event_name)
+            return
+        for rule in list(bus.rules.values()) if bus else []:
+            try:
+                rule.send_to_targets(copy.deepcopy(event), transform_input=False)
+            except Exception:
+                LOG.exception("EventBridge rule %s failed on an S3 event", rule.arn)
+
+    _send_event_bridge_message.__wrapped__ = original  # type: ignore[attr-defined]
+    notifications._send_event_bridge_message = _send_event_bridge_message
+
+
+# ---------------------------------------------------------------------------
+# 4. Retry back-off: record, do not sleep
+# ---------------------------------------------------------------------------
+
+_retry_env = threading.local()
+
+
+class _RecordingTime:
+    """Stands in for the ``time`` module inside moto's retrier_decl: ``sleep`` records."""
+
+    def sleep(self, seconds: float) -> None:
+        env = getattr(_retry_env, "env", None)
+        execution_arn = state_name = error = retry_count = None
+        if env is not None:
+            try:
+                data = env.states.context_object.context_object_data
+                execution_arn = data["Execution"]["Id"]
+                state_name = data.get("State", {}).get("Name")
+                retry_count = data.get("State", {}).get("RetryCount")
+            except Exception:  # the record is best effort; never break the execution
+                pass
+            error = getattr(_retry_env, "error", None)
+        retry_delays.append(RetryDelay(execution_arn, state_name, error, retry_count, seconds))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _patch_retry_sleep() -> None:
+    """Why: ``RetrierDecl._eval_body`` calls ``time.sleep(interval)`` (IntervalSeconds x
+    BackoffRate^n, capped by MaxDelaySeconds, then FULL jitter), so a test of a
+    retrier with real intervals would wait for real. Record the intended delay in
+    ``retry_delays`` instead, with the execution, state and error it was for.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    retrier_decl.time = _RecordingTime()  # type: ignore[assignment]
+    original = retrier_decl.RetrierDecl._eval_body
+
+    def _eval_body(self: Any, env: Any) -> None:
+        error_name = env.stack[-1] if env.stack else None
+        _retry_env.env = env
+        _retry_env.error = getattr(error_name, "error_name", None)
+        try:
+            original(self, env)
+        finally:
+            _retry_env.env = None
+            _retry_env.error = None
+
+    _eval_body.__wrapped__ = original  # type: ignore[attr-defined]
+    retrier_decl.RetrierDecl._eval_body = _eval_body

@@ -1,0 +1,109 @@
+"""What happened to each image, from its execution's description (local or AWS).
+
+One ImageReport per input image is the ``report.json`` contract of
+``imgflow run`` (docs: DESIGN section 5).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from imgflow.contract import ErrorInfo, Outcome
+from imgflow.errors import PERMANENT_ERRORS, InvalidEventError
+from imgflow.trigger import source_from_event
+
+_PERMANENT_NAMES = {cls.__name__ for cls in PERMANENT_ERRORS}
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    key: str
+    status: str  # SUCCEEDED | FAILED
+    outcome: str  # compressed | kept_original | skipped | rejected | error
+    bytes_in: int | None
+    bytes_out: int | None
+    error: ErrorInfo | None
+    execution: str | None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def saved_percent(self) -> float | None:
+        if not self.bytes_in or self.bytes_out is None:
+            return None
+        return 100.0 * (self.bytes_in - self.bytes_out) / self.bytes_in
+
+
+def report_from_execution(description: dict[str, Any]) -> ImageReport:
+    """Summarise one DescribeExecution response as an ImageReport."""
+    execution = description.get("executionArn")
+    event = json.loads(description.get("input") or "{}")
+    try:
+        source = source_from_event(event)
+        key, size = source.key, source.size
+    except InvalidEventError:
+        key, size = "", None
+    if description["status"] == "SUCCEEDED":
+        output = json.loads(description.get("output") or "{}")
+        validated = output.get("validated") or {}
+        size = (validated.get("source") or {}).get("size", size)
+        if validated.get("skip"):
+            return ImageReport(
+                key,
+                "SUCCEEDED",
+                Outcome.SKIPPED,
+                size,
+                None,
+                None,
+                execution,
+                reason=validated.get("reason"),
+            )
+        stored = output.get("stored") or {}
+        return ImageReport(
+            key,
+            "SUCCEEDED",
+            stored.get("outcome", Outcome.ERROR),
+            stored.get("bytes_in", size),
+            stored.get("bytes_out"),
+            None,
+            execution,
+            reason=stored.get("reason"),
+        )
+    error = ErrorInfo.from_states_error(
+        {
+            "Error": description.get("error") or description["status"],
+            "Cause": description.get("cause"),
+        }
+    )
+    outcome = Outcome.REJECTED if error.type in _PERMANENT_NAMES else Outcome.ERROR
+    return ImageReport(key, "FAILED", outcome, size, None, error, execution)
+
+
+def format_table(reports: list[ImageReport]) -> str:
+    """The summary a person reads: one row per image, then the totals."""
+    rows = [("key", "outcome", "bytes in", "bytes out", "saved")]
+    for r in reports:
+        saved = "" if r.saved_percent is None else f"{r.saved_percent:.1f}%"
+        outcome = r.outcome if r.error is None else f"{r.outcome} ({r.error.type})"
+        rows.append((r.key, outcome, _num(r.bytes_in), _num(r.bytes_out), saved))
+    total_in = sum(r.bytes_in or 0 for r in reports if r.bytes_out is not None)
+    total_out = sum(r.bytes_out or 0 for r in reports if r.bytes_out is not None)
+    pct = f"{100.0 * (total_in - total_out) / total_in:.1f}%" if total_in else ""
+    rows.append((f"total ({len(reports)} images)", "", _num(total_in), _num(total_out), pct))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [row[i].rjust(widths[i]) for i in (2, 3, 4)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0 or n == len(rows) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _num(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"

@@ -1,0 +1,773 @@
+"""One test (at least) per moto patch in imgflow.local.moto_patches.
+
+Each fails if moto changes under the patch or the patch is removed. Executions run
+in moto's background threads: tests wait with a bounded describe_execution poll,
+never a fixed sleep, and no test reaches beyond the in-process mock.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+from typing import Any
+
+import boto3
+import moto
+import pytest
+from botocore.config import Config
+from moto import mock_aws
+
+from imgflow.local import moto_patches
+from imgflow.local.moto_patches import LambdaServiceFault, wait_for_execution
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"
+CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+class InvalidImageError(Exception):
+    """Permanent: the ASL catches it by class name, without retrying."""
+
+
+class TransientError(Exception):
+    """Transient: the ASL retries it by class name."""
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("placeholder.py", "def handler(event, context):\n    return event\n")
+    return buf.getvalue()
+
+
+class Aws:
+    """boto3 clients on the mock, and a few helpers."""
+
+    def __init__(self) -> None:
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.lam = boto3.client("lambda", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        iam = boto3.client("iam", region_name=REGION)
+        self.lambda_role = iam.create_role(RoleName="lambda", AssumeRolePolicyDocument="{}")[
+            "Role"
+        ]["Arn"]
+
+    def function(self, name: str, handler: Any, **kwargs: Any) -> str:
+        arn = self.lam.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=self.lambda_role,
+            Handler="placeholder.handler",
+            Code={"ZipFile": _zip()},
+            **kwargs,
+        )["FunctionArn"]
+        moto_patches.register_handler(name, handler)
+        return arn
+
+    def state_machine(self, definition: dict[str, Any], name: str | None = None) -> str:
+        return self.sfn.create_state_machine(
+            name=name or f"sm-{uuid.uuid4().hex[:8]}",
+            definition=json.dumps(definition),
+            roleArn=SFN_ROLE,
+        )["stateMachineArn"]
+
+    def run(self, sm_arn: str, execution_input: Any = None, **kwargs: Any) -> dict[str, Any]:
+        arn = self.sfn.start_execution(
+            stateMachineArn=sm_arn, input=json.dumps(execution_input or {}), **kwargs
+        )["executionArn"]
+        return wait_for_execution(self.sfn, arn, timeout=20)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+
+    def executions(self, sm_arn: str) -> list[dict[str, Any]]:
+        return self.sfn.list_executions(stateMachineArn=sm_arn)["executions"]
+
+    def wait_all(self, sm_arn: str) -> list[dict[str, Any]]:
+        return [wait_for_execution(self.sfn, e["executionArn"]) for e in self.executions(sm_arn)]
+
+    def queue(self, name: str) -> tuple[str, str]:
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        return url, arn
+
+
+@pytest.fixture
+def aws():
+    moto_patches.apply()
+    moto_patches.reset()
+    with mock_aws(config=CONFIG):
+        yield Aws()
+    moto_patches.reset()
+
+
+def lambda_task(function: str, **extra: Any) -> dict[str, Any]:
+    """A Task state on the optimised integration, as imgflow's ASL writes them."""
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function, "Payload.$": "$"},
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------- version guard
+
+
+def test_apply_refuses_any_other_moto_version(monkeypatch):
+    monkeypatch.setattr(moto, "__version__", "5.2.4")
+    with pytest.raises(RuntimeError, match=r"5\.2\.4"):
+        moto_patches.apply()
+
+
+def test_pinned_moto_is_the_one_installed():
+    # The project pins moto; if this fails, the venv drifted from pyproject.
+    assert moto.__version__ == moto_patches.MOTO_VERSION == "5.2.5"
+
+
+def test_apply_is_idempotent():
+    from moto.awslambda.models import LambdaFunction
+    from moto.events.models import Rule
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    moto_patches.apply()
+    moto_patches.apply()
+    for patched in (
+        LambdaFunction._invoke_lambda,
+        Rule.send_to_targets,
+        StepFunctionsParserBackend.start_execution,
+    ):
+        assert hasattr(patched, "__wrapped__")
+        assert not hasattr(patched.__wrapped__, "__wrapped__"), "patched twice"
+
+
+# --------------------------------------------------------------------------- 1. Lambda in-process
+
+
+@pytest.mark.parametrize("use_docker", [False, True], ids=["simple-backend", "docker-backend"])
+def test_registered_handler_runs_in_process_with_a_lambda_context(use_docker):
+    moto_patches.apply()
+    moto_patches.reset()
+    seen: dict[str, Any] = {}
+
+    def handler(event, context):
+        seen.update(
+            event=event,
+            function_name=context.function_name,
+            function_version=context.function_version,
+            invoked_function_arn=context.invoked_function_arn,
+            memory=context.memory_limit_in_mb,
+            request_id=context.aws_request_id,
+            log_group=context.log_group_name,
+            log_stream=context.log_stream_name,
+            remaining=context.get_remaining_time_in_millis(),
+        )
+        return {"doubled": event["n"] * 2}
+
+    config = {**CONFIG, "lambda": {"use_docker": use_docker}}
+    try:
+        with mock_aws(config=config):
+            aws = Aws()
+            arn = aws.function("double", handler, MemorySize=512, Timeout=30)
+            resp = aws.lam.invoke(FunctionName="double", Payload=json.dumps({"n": 21}))
+            assert "FunctionError" not in resp
+            assert json.loads(resp["Payload"].read()) == {"doubled": 42}
+    finally:
+        moto_patches.reset()
+    assert seen["event"] == {"n": 21}
+    assert seen["function_name"] == "double"
+    assert seen["function_version"] == "$LATEST"
+    assert seen["invoked_function_arn"] == arn
+    assert seen["memory"] == 512
+    assert uuid.UUID(seen["request_id"])
+    assert seen["log_group"] == "/aws/lambda/double"
+    assert "[$LATEST]" in seen["log_stream"]
+    assert 0 < seen["remaining"] <= 30_000
+
+
+def test_handler_exception_becomes_a_lambda_error_payload(aws):
+    def handler(event, context):
+        raise InvalidImageError("not an image")
+
+    aws.function("validate", handler)
+    resp = aws.lam.invoke(FunctionName="validate", Payload=b"{}")
+    assert resp["FunctionError"]
+    payload = json.loads(resp["Payload"].read())
+    assert payload["errorType"] == "InvalidImageError"
+    assert payload["errorMessage"] == "not an image"
+    assert any("raise InvalidImageError" in line for line in payload["stackTrace"])
+
+
+@pytest.mark.parametrize("use_docker", [False, True], ids=["simple-backend", "docker-backend"])
+def test_unregistered_function_is_a_clear_error_not_docker_nor_echo(use_docker):
+    moto_patches.apply()
+    moto_patches.reset()
+    with mock_aws(config={**CONFIG, "lambda": {"use_docker": use_docker}}):
+        aws = Aws()
+        aws.function("known", lambda e, c: e)
+        aws.lam.create_function(
+            FunctionName="forgotten",
+            Runtime="python3.13",
+            Role=aws.lambda_role,
+            Handler="placeholder.handler",
+            Code={"ZipFile": _zip()},
+        )
+        started = time.monotonic()
+        resp = aws.lam.invoke(FunctionName="forgotten", Payload=b'{"a": 1}')
+        payload = json.loads(resp["Payload"].read())
+    moto_patches.reset()
+    assert time.monotonic() - started < 5, "must not try Docker"
+    assert resp["FunctionError"]
+    assert payload["errorType"] == "HandlerNotRegistered"
+    assert "'forgotten'" in payload["errorMessage"]
+    assert "known" in payload["errorMessage"]
+
+
+def test_catch_matches_the_handler_exception_class_name(aws):
+    calls: list[dict] = []
+
+    def validate(event, context):
+        calls.append(event)
+        raise InvalidImageError("truncated JPEG")
+
+    aws.function("validate", validate)
+    sm = aws.state_machine(
+        {
+            "StartAt": "Validate",
+            "States": {
+                "Validate": lambda_task(
+                    "validate",
+                    ResultSelector={"result.$": "$.Payload"},
+                    ResultPath="$.validation",
+                    Retry=[
+                        # Listed first, MaxAttempts 0: never retried, even though the
+                        # wider retrier below would match too.
+                        {"ErrorEquals": ["InvalidImageError"], "MaxAttempts": 0},
+                        {"ErrorEquals": ["States.ALL"], "MaxAttempts": 3},
+                    ],
+                    Catch=[
+                        {
+                            "ErrorEquals": ["InvalidImageError"],
+                            "ResultPath": "$.error",
+                            "Next": "Failed",
+                        },
+                        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Other"},
+                    ],
+                    Next="Done",
+                ),
+                "Failed": {
+                    "Type": "Fail",
+                    "ErrorPath": "$.error.Error",
+                    "CausePath": "$.error.Cause",
+                },
+                "Other": {"Type": "Fail", "Error": "WrongCatcher"},
+                "Done": {"Type": "Succeed"},
+            },
+        }
+    )
+    desc = aws.run(sm, {"key": "a.jpg"})
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "InvalidImageError"  # through ErrorPath
+    cause = json.loads(desc["cause"])  # through CausePath: the Lambda error payload
+    assert cause["errorType"] == "InvalidImageError"
+    assert cause["errorMessage"] == "truncated JPEG"
+    assert len(calls) == 1, "MaxAttempts 0 must stop the retry"
+    assert moto_patches.retry_delays == []
+    assert calls[0] == {"key": "a.jpg"}  # Payload.$: "$"
+
+
+def test_retry_matches_class_name_and_records_backoff_without_sleeping(aws):
+    calls: list[int] = []
+
+    def compress(event, context):
+        calls.append(1)
+        if len(calls) <= 3:
+            raise TransientError("S3 throttled")
+        return {"bytes_saved": 10}
+
+    aws.function("compress", compress)
+    sm = aws.state_machine(
+        {
+            "StartAt": "Compress",
+            "States": {
+                "Compress": lambda_task(
+                    "compress",
+                    OutputPath="$.Payload",
+                    Retry=[
+                        {
+                            "ErrorEquals": ["TransientError"],
+                            "IntervalSeconds": 20,
+                            "BackoffRate": 2.0,
+                            "MaxDelaySeconds": 50,
+                            "MaxAttempts": 3,
+                        }
+                    ],
+                    End=True,
+                )
+            },
+        }
+    )
+    started = time.monotonic()
+    desc = aws.run(sm)
+    elapsed = time.monotonic() - started
+    assert desc["status"] == "SUCCEEDED"
+    assert json.loads(desc["output"]) == {"bytes_saved": 10}
+    assert len(calls) == 4
+    delays = [d for d in moto_patches.retry_delays if d.execution_arn == desc["executionArn"]]
+    assert [d.seconds for d in delays] == [20, 40, 50]  # 20, 20x2, min(20x4, 50)
+    assert {d.state_name for d in delays} == {"Compress"}
+    assert {d.error for d in delays} == {"TransientError"}
+    assert [d.retry_count for d in delays] == [0, 1, 2]
+    assert elapsed < 10, "the 110 s of back-off must not be slept"
+
+
+def test_full_jitter_records_a_delay_within_the_interval(aws):
+    calls: list[int] = []
+
+    def flaky(event, context):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientError("once")
+        return {}
+
+    aws.function("flaky", flaky)
+    sm = aws.state_machine(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": lambda_task(
+                    "flaky",
+                    Retry=[
+                        {
+                            "ErrorEquals": ["States.ALL"],
+                            "IntervalSeconds": 100,
+                            "MaxAttempts": 1,
+                            "JitterStrategy": "FULL",
+                        }
+                    ],
+                    End=True,
+                )
+            },
+        }
+    )
+    assert aws.run(sm)["status"] == "SUCCEEDED"
+    (delay,) = moto_patches.retry_delays
+    assert 0 <= delay.seconds <= 100
+
+
+def test_lambda_invoke_output_is_the_invoke_response_with_payload(aws):
+    aws.function("echo", lambda event, context: {"echo": event})
+    sm = aws.state_machine({"StartAt": "T", "States": {"T": lambda_task("echo", End=True)}})
+    desc = aws.run(sm, {"a": 1})
+    out = json.loads(desc["output"])
+    # Wrapped like AWS: the function's result is under "Payload" (AWS adds
+    # SdkHttpMetadata/SdkResponseMetadata, which moto does not).
+    assert out["Payload"] == {"echo": {"a": 1}}
+    assert out["StatusCode"] == 200
+    assert set(out) <= {"ExecutedVersion", "Payload", "StatusCode", "FunctionError", "LogResult"}
+
+
+def test_plain_function_arn_resource_returns_the_bare_result_and_names_errors(aws):
+    ok = aws.function("ok", lambda event, context: {"done": True})
+
+    def bad(event, context):
+        raise InvalidImageError("nope")
+
+    bad_arn = aws.function("bad", bad)
+    sm = aws.state_machine(
+        {
+            "StartAt": "Ok",
+            "States": {
+                "Ok": {"Type": "Task", "Resource": ok, "ResultPath": "$.ok", "Next": "Bad"},
+                "Bad": {
+                    "Type": "Task",
+                    "Resource": bad_arn,
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["InvalidImageError"],
+                            "ResultPath": "$.error",
+                            "Next": "Caught",
+                        }
+                    ],
+                    "End": True,
+                },
+                "Caught": {"Type": "Succeed"},
+            },
+        }
+    )
+    desc = aws.run(sm)
+    assert desc["status"] == "SUCCEEDED"
+    out = json.loads(desc["output"])
+    assert out["ok"] == {"done": True}  # not wrapped in Payload
+    assert out["error"]["Error"] == "InvalidImageError"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Lambda.ServiceException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.Unknown",
+        "Sandbox.Timedout",
+    ],
+)
+def test_lambda_service_fault_yields_the_aws_error_name(aws, error):
+    calls: list[int] = []
+
+    def crashing(event, context):
+        calls.append(1)
+        if len(calls) == 1:
+            raise LambdaServiceFault(error)
+        return {"second": "try"}
+
+    aws.function("crashing", crashing)
+    sm = aws.state_machine(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": lambda_task(
+                    "crashing",
+                    Retry=[{"ErrorEquals": [error], "MaxAttempts": 1, "IntervalSeconds": 2}],
+                    OutputPath="$.Payload",
+                    End=True,
+                )
+            },
+        }
+    )
+    desc = aws.run(sm)
+    assert desc["status"] == "SUCCEEDED", aws.history(desc["executionArn"])
+    assert json.loads(desc["output"]) == {"second": "try"}
+    failed = [e for e in aws.history(desc["executionArn"]) if e["type"] == "TaskFailed"]
+    assert [e["taskFailedEventDetails"]["error"] for e in failed] == [error]
+    assert [d.error for d in moto_patches.retry_delays] == [error]
+
+
+def test_lambda_service_fault_is_an_api_error_for_direct_invoke(aws):
+    def handler(event, context):
+        raise LambdaServiceFault("Lambda.TooManyRequestsException", "Rate exceeded")
+
+    aws.function("throttled", handler)
+    lam = boto3.client(
+        "lambda",
+        region_name=REGION,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(lam.exceptions.TooManyRequestsException) as info:
+        lam.invoke(FunctionName="throttled", Payload=b"{}")
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+# --------------------------------------------------------------------------- 2. unnamed executions
+
+
+def test_start_execution_without_a_name_gets_a_uuid(aws):
+    sm = aws.state_machine({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    first = aws.sfn.start_execution(stateMachineArn=sm)["executionArn"]
+    second = aws.sfn.start_execution(stateMachineArn=sm)["executionArn"]  # no collision
+    for arn in (first, second):
+        desc = wait_for_execution(aws.sfn, arn)
+        assert not arn.endswith(":None")
+        assert desc["name"] == arn.rsplit(":", 1)[1]
+        assert uuid.UUID(desc["name"])
+    assert first != second
+
+
+def test_named_start_keeps_its_name(aws):
+    sm = aws.state_machine({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    desc = aws.run(sm, name="replay-of-abc")
+    assert desc["name"] == "replay-of-abc"
+    assert desc["executionArn"].endswith(":replay-of-abc")
+
+
+# --------------------------------------------------------------------------- 3. S3 -> rule -> SFN
+
+
+def _s3_rule(aws: Aws, sm: str, key_filters: list[Any], bucket: str = "src", **target: Any) -> None:
+    aws.events.put_rule(
+        Name=f"rule-{uuid.uuid4().hex[:6]}",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": [bucket]}, "object": {"key": key_filters}},
+            }
+        ),
+    )
+    rule = aws.events.list_rules()["Rules"][-1]["Name"]
+    aws.events.put_targets(
+        Rule=rule,
+        Targets=[
+            {"Id": "sfn", "Arn": sm, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events", **target}
+        ],
+    )
+
+
+def _bucket(aws: Aws, name: str = "src", versioned: bool = False) -> None:
+    aws.s3.create_bucket(Bucket=name)
+    if versioned:
+        aws.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    aws.s3.put_bucket_notification_configuration(
+        Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+
+
+PASS_SM = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+@pytest.mark.parametrize(
+    ("key_filter", "matching", "not_matching"),
+    [
+        ({"prefix": "incoming/"}, "incoming/a.jpg", "other/a.jpg"),
+        ({"anything-but": {"prefix": "staging/"}}, "incoming/a.jpg", "staging/a.jpg"),
+        ({"suffix": ".jpg"}, "x/a.jpg", "x/a.txt"),
+    ],
+    ids=["prefix", "anything-but-prefix", "suffix"],
+)
+def test_s3_put_starts_exactly_one_execution_through_the_rule(
+    aws, key_filter, matching, not_matching
+):
+    _bucket(aws)
+    sm = aws.state_machine(PASS_SM)
+    _s3_rule(aws, sm, [key_filter])
+    aws.s3.put_object(Bucket="src", Key=not_matching, Body=b"x")
+    assert aws.executions(sm) == []
+    aws.s3.put_object(Bucket="src", Key=matching, Body=b"x")
+    (execution,) = aws.wait_all(sm)
+    assert execution["status"] == "SUCCEEDED"
+    assert uuid.UUID(execution["name"]), "EventBridge starts unnamed executions"
+    assert json.loads(execution["input"])["detail"]["object"]["key"] == matching
+    assert moto_patches.eventbridge_failures == []
+
+
+def test_s3_eventbridge_event_has_the_aws_shape(aws):
+    _bucket(aws)
+    sm = aws.state_machine(PASS_SM)
+    _s3_rule(aws, sm, [{"prefix": "in/"}])
+    key = "in/a b+c(1)/ü.jpg"
+    put = aws.s3.put_object(Bucket="src", Key=key, Body=b"12345")
+    aws.s3.put_object(Bucket="src", Key="in/second.jpg", Body=b"1")
+    events = [json.loads(e["input"]) for e in aws.wait_all(sm)]
+    (event,) = [e for e in events if e["detail"]["object"]["key"] != "in/second.jpg"]
+    assert set(event) == {
+        "version", "id", "detail-type", "source", "account",
+        "time", "region", "resources", "detail",
+    }  # fmt: skip
+    assert event["source"] == "aws.s3"
+    assert event["detail-type"] == "Object Created"
+    assert event["account"] == ACCOUNT
+    assert event["region"] == REGION
+    assert event["resources"] == ["arn:aws:s3:::src"]
+    assert len({e["id"] for e in events}) == 2, "every event has its own id"
+    assert uuid.UUID(event["id"])
+    assert time.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ")
+    detail = event["detail"]
+    assert detail["reason"] == "PutObject"
+    assert detail["requester"] == ACCOUNT
+    assert set(detail) == {
+        "version", "bucket", "object", "request-id", "requester", "source-ip-address", "reason",
+    }  # fmt: skip
+    obj = detail["object"]
+    # URL-encoded like every S3 notification ("+" for space), "/" kept.
+    assert obj["key"] == "in/a+b%2Bc%281%29/%C3%BC.jpg"
+    assert obj["size"] == 5
+    assert obj["etag"] == put["ETag"].strip('"')
+    assert "eTag" not in obj
+    assert "version-id" not in obj, "unversioned bucket: AWS omits version-id"
+    assert len(obj["sequencer"]) == 16
+    int(obj["sequencer"], 16)
+    seqs = sorted(e["detail"]["object"]["sequencer"] for e in events)
+    assert len(set(seqs)) == 2
+
+
+def test_s3_eventbridge_event_carries_version_id_on_versioned_bucket(aws):
+    _bucket(aws, versioned=True)
+    sm = aws.state_machine(PASS_SM)
+    _s3_rule(aws, sm, [{"prefix": ""}])
+    put = aws.s3.put_object(Bucket="src", Key="a.jpg", Body=b"x")
+    (execution,) = aws.wait_all(sm)
+    obj = json.loads(execution["input"])["detail"]["object"]
+    assert obj["version-id"] == put["VersionId"]
+
+
+def test_s3_copy_reason_and_other_buses_not_targeted(aws):
+    _bucket(aws)
+    sm = aws.state_machine(PASS_SM)
+    _s3_rule(aws, sm, [{"prefix": "dst/"}])
+    aws.events.create_event_bus(Name="custom")
+    aws.events.put_rule(
+        Name="custom-rule", EventBusName="custom", EventPattern=json.dumps({"source": ["aws.s3"]})
+    )
+    aws.events.put_targets(
+        Rule="custom-rule", EventBusName="custom", Targets=[{"Id": "s", "Arn": sm}]
+    )
+    aws.s3.put_object(Bucket="src", Key="src/a.jpg", Body=b"x")
+    aws.s3.copy_object(
+        Bucket="src", Key="dst/a.jpg", CopySource={"Bucket": "src", "Key": "src/a.jpg"}
+    )
+    (execution,) = aws.wait_all(sm)  # the custom bus rule (matches both) got nothing
+    assert json.loads(execution["input"])["detail"]["reason"] == "CopyObject"
+
+
+def test_put_events_honours_target_input_path_and_input(aws):
+    sm = aws.state_machine(PASS_SM)
+    aws.events.put_rule(Name="r", EventPattern=json.dumps({"source": ["imgflow.test"]}))
+    aws.events.put_targets(
+        Rule="r",
+        Targets=[
+            {"Id": "path", "Arn": sm, "InputPath": "$.detail"},
+            {"Id": "const", "Arn": sm, "Input": json.dumps({"fixed": True})},
+        ],
+    )
+    aws.events.put_events(
+        Entries=[{"Source": "imgflow.test", "DetailType": "t", "Detail": json.dumps({"k": "v"})}]
+    )
+    inputs = sorted(json.dumps(json.loads(e["input"]), sort_keys=True) for e in aws.wait_all(sm))
+    assert inputs == ['{"fixed": true}', '{"k": "v"}']
+
+
+def test_failed_start_goes_to_the_target_dead_letter_queue(aws):
+    url, dlq = aws.queue("dlq")
+    missing = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:missing"
+    aws.events.put_rule(Name="r", EventPattern=json.dumps({"source": ["imgflow.test"]}))
+    aws.events.put_targets(
+        Rule="r", Targets=[{"Id": "sfn", "Arn": missing, "DeadLetterConfig": {"Arn": dlq}}]
+    )
+    aws.events.put_events(
+        Entries=[{"Source": "imgflow.test", "DetailType": "t", "Detail": json.dumps({"k": "v"})}]
+    )
+    (failure,) = moto_patches.eventbridge_failures
+    assert failure.target_arn == missing
+    (msg,) = aws.sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(msg["Body"])["detail"] == {"k": "v"}
+    assert msg["MessageAttributes"]["TARGET_ARN"]["StringValue"] == missing
+
+
+# --------------------------------------------------------------------------- 5. other ASL features
+
+
+def test_choice_ispresent_booleanequals_context_object_and_succeed(aws):
+    sm = aws.state_machine(
+        {
+            "StartAt": "Prepare",
+            "States": {
+                "Prepare": {
+                    "Type": "Pass",
+                    "Parameters": {"execution.$": "$$.Execution.Id", "skip.$": "$.skip"},
+                    "Next": "Decide",
+                },
+                "Decide": {
+                    "Type": "Choice",
+                    "Choices": [
+                        {
+                            "And": [
+                                {"Variable": "$.skip", "IsPresent": True},
+                                {"Variable": "$.skip", "BooleanEquals": True},
+                            ],
+                            "Next": "Skipped",
+                        }
+                    ],
+                    "Default": "Work",
+                },
+                "Work": {"Type": "Pass", "Result": "worked", "ResultPath": "$.path", "End": True},
+                "Skipped": {"Type": "Succeed"},
+            },
+        }
+    )
+    skipped = aws.run(sm, {"skip": True})
+    assert json.loads(skipped["output"]) == {"execution": skipped["executionArn"], "skip": True}
+    worked = aws.run(sm, {"skip": False})
+    assert json.loads(worked["output"])["path"] == "worked"
+
+
+def test_sns_publish_with_message_attributes_can_be_read_back(aws):
+    topic = aws.sns.create_topic(Name="imgflow")["TopicArn"]
+    url, queue_arn = aws.queue("mail")
+    aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sns = aws.sns
+
+    def notify(event, context):
+        sns.publish(
+            TopicArn=topic,
+            Subject="imgflow: done",
+            Message=json.dumps({"key": event["key"]}),
+            MessageAttributes={"status": {"DataType": "String", "StringValue": "SUCCEEDED"}},
+        )
+        return {"notified": True}
+
+    aws.function("notify", notify)
+    sm = aws.state_machine({"StartAt": "N", "States": {"N": lambda_task("notify", End=True)}})
+    assert aws.run(sm, {"key": "a.jpg"})["status"] == "SUCCEEDED"
+
+    from moto.sns.models import sns_backends
+
+    (sent,) = sns_backends[ACCOUNT][REGION].topics[topic].sent_notifications
+    _message_id, message, subject, attributes, _group = sent
+    assert json.loads(message) == {"key": "a.jpg"}
+    assert subject == "imgflow: done"
+    # moto stores attributes as the SNS envelope shows them, not as published.
+    assert attributes == {"status": {"Type": "String", "Value": "SUCCEEDED"}}
+
+    (msg,) = aws.sqs.receive_message(QueueUrl=url)["Messages"]
+    envelope = json.loads(msg["Body"])  # SNS envelope (no raw delivery)
+    assert envelope["MessageAttributes"]["status"] == {"Type": "String", "Value": "SUCCEEDED"}
+
+
+# --------------------------------------------------------------------------- 6. history
+
+
+def test_execution_history_has_the_aws_event_format(aws):
+    def validate(event, context):
+        raise InvalidImageError("bad")
+
+    aws.function("validate", validate)
+    sm = aws.state_machine(
+        {
+            "StartAt": "Validate",
+            "States": {
+                "Validate": lambda_task(
+                    "validate",
+                    Catch=[
+                        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}
+                    ],
+                    End=True,
+                ),
+                "Failed": {"Type": "Fail", "Error": "ImageFailed", "Cause": "see history"},
+            },
+        }
+    )
+    desc = aws.run(sm)
+    events = aws.history(desc["executionArn"])
+    types = [e["type"] for e in events]
+    assert types == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskFailed",
+        "TaskStateExited",
+        "FailStateEntered",
+        "ExecutionFailed",
+    ]
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")
+    ]
+    assert entered == ["Validate", "Failed"]
+    failed = next(e for e in events if e["type"] == "TaskFailed")["taskFailedEventDetails"]
+    assert failed["error"] == "InvalidImageError"
+    assert failed["resourceType"] == "lambda"
+    assert failed["resource"] == "invoke"
+    done = events[-1]["executionFailedEventDetails"]
+    assert done == {"error": "ImageFailed", "cause": "see history"}

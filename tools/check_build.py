@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Import every function of a `sam build` output with the python3.13 runtime.
+
+For each AWS::Serverless::Function of the built template, in a fresh
+python3.13 process (``--python``, a venv standing in for the Lambda runtime:
+boto3 and nothing else), this puts the function's built CodeUri dir and the
+``python/`` dir of each of its built layers first on sys.path (Lambda's order:
+/var/task, then /opt/python), sets the environment the template gives the
+function (intrinsics resolved to plausible values: parameter defaults,
+bucket names, ARNs), imports the handler module and checks that the handler
+attribute exists and is callable. It also checks that the built code does not
+import anything from outside the build (the repo's src/ or .venv).
+
+Runs in the aws-sam-cli venv (samtranslator parses the template's short
+intrinsic tags):
+
+    .tools/sam/bin/python tools/check_build.py --python .tools/lambda-runtime/bin/python \
+        --built .aws-sam/checks/build/template.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from samtranslator.yaml_helper import yaml_parse
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "imgflow"
+
+# Runs inside the python3.13 process: argv = [handler, path...].
+BOOTSTRAP = r"""
+import importlib, json, os, sys
+handler, paths = sys.argv[1], sys.argv[2:]
+sys.path[:0] = paths
+module_name, _, attr = handler.rpartition(".")
+module = importlib.import_module(module_name)
+fn = getattr(module, attr, None)
+if not callable(fn):
+    raise SystemExit(f"{handler}: {module.__file__} has no callable {attr!r}")
+outside = sorted(
+    name for name, mod in list(sys.modules.items())
+    if getattr(mod, "__file__", None)
+    and any(os.path.abspath(mod.__file__).startswith(p) for p in json.loads(os.environ["CHECK_BUILD_FORBIDDEN"]))
+)
+if outside:
+    raise SystemExit(f"{handler}: imported from outside the build: {outside[:10]}")
+print(f"{sys.version.split()[0]} {module.__file__}")
+"""
+
+
+class Resolver:
+    """Resolves CloudFormation intrinsics to plausible literal values."""
+
+    def __init__(self, template: dict):
+        self.params = {k: v.get("Default", "") for k, v in (template.get("Parameters") or {}).items()}
+        self.resources = template.get("Resources") or {}
+        self.mappings = template.get("Mappings") or {}
+        self.conditions = template.get("Conditions") or {}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.conditions[name]))
+
+    def ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::StackName": STACK,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.params:
+            return str(self.params[name])
+        kind = (self.resources.get(name) or {}).get("Type", "")
+        low = f"{STACK}-{name}".lower()
+        return {
+            "AWS::S3::Bucket": low,
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{name}",
+            "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}",
+            "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}-{name}",
+            "AWS::StepFunctions::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}-{name}",
+            "AWS::Serverless::LayerVersion": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{STACK}-{name}:1",
+            "AWS::KMS::Key": "1234abcd-12ab-34cd-56ef-1234567890ab",
+        }.get(kind, f"{STACK}-{name}")
+
+    def getatt(self, name: str, attr: str) -> str:
+        kind = (self.resources.get(name) or {}).get("Type", "")
+        if attr == "Arn":
+            if kind == "AWS::S3::Bucket":
+                return f"arn:aws:s3:::{self.ref(name)}"
+            if kind == "AWS::SQS::Queue":
+                return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}"
+            if kind == "AWS::Serverless::Function":
+                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-{name}"
+            if kind == "AWS::KMS::Key":
+                return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.ref(name)}"
+            ref = self.ref(name)
+            return ref if ref.startswith("arn:") else f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{ref}"
+        if attr in ("TopicName", "QueueName"):
+            return f"{STACK}-{name}"
+        return f"{STACK}-{name}-{attr}".lower()
+
+    def sub(self, text: str, extra: dict) -> str:
+        out, i = [], 0
+        while i < len(text):
+            start = text.find("${", i)
+            if start < 0:
+                out.append(text[i:])
+                break
+            end = text.index("}", start)
+            out.append(text[i:start])
+            key = text[start + 2 : end]
+            if key.startswith("!"):
+                out.append("${" + key[1:] + "}")
+            elif key in extra:
+                out.append(str(extra[key]))
+            elif "." in key:
+                out.append(self.getatt(*key.split(".", 1)))
+            else:
+                out.append(self.ref(key))
+            i = end + 1
+        return "".join(out)
+
+    def value(self, node):
+        if isinstance(node, list):
+            return [self.value(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1:
+            return {k: self.value(v) for k, v in node.items()}
+        (fn, arg), = node.items()
+        if fn == "Ref":
+            return self.ref(arg)
+        if fn == "Fn::GetAtt":
+            name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+            return self.getatt(name, attr)
+        if fn == "Fn::Sub":
+            if isinstance(arg, list):
+                return self.sub(arg[0], {k: self.value(v) for k, v in arg[1].items()})
+            return self.sub(arg, {})
+        if fn == "Fn::If":
+            cond, yes, no = arg
+            return self.value(yes if self.condition(cond) else no)
+        if fn == "Fn::Equals":
+            a, b = (self.value(v) for v in arg)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            return not self.value(arg[0])
+        if fn == "Fn::And":
+            return all(self.value(v) for v in arg)
+        if fn == "Fn::Or":
+            return any(self.value(v) for v in arg)
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::FindInMap":
+            m, k1, k2 = (self.value(v) for v in arg[:3])
+            return self.mappings[m][k1][k2]
+        if fn == "Fn::Join":
+            sep, parts = arg
+            return sep.join(str(self.value(p)) for p in parts)
+        if fn == "Fn::Select":
+            idx, items = arg
+            return self.value(items)[int(self.value(idx))]
+        return {k: self.value(v) for k, v in node.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--python", required=True, help="python3.13 interpreter standing in for the Lambda runtime")
+    ap.add_argument("--built", required=True, type=Path, help="the template written by sam build")
+    ap.add_argument("--template", type=Path, help="the source template (only to name the repo root)")
+    args = ap.parse_args()
+
+    built = yaml_parse(args.built.read_text(encoding="utf-8"))
+    base = args.built.resolve().parent
+    resolver = Resolver(built)
+    glob = (built.get("Globals") or {}).get("Function") or {}
+    resources = built.get("Resources") or {}
+    repo = (args.template or Path("template.yaml")).resolve().parent
+    forbidden = [str(repo / "src") + os.sep, str(repo / "functions") + os.sep, str(repo / ".venv") + os.sep]
+
+    functions = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function"}
+    if not functions:
+        print(f"{args.built}: no AWS::Serverless::Function", file=sys.stderr)
+        return 1
+    failed = ok = 0
+    for name, res in sorted(functions.items()):
+        props = {**glob, **(res.get("Properties") or {})}
+        if "Environment" in res.get("Properties", {}) and "Environment" in glob:
+            env_vars = {
+                **(glob["Environment"].get("Variables") or {}),
+                **(res["Properties"]["Environment"].get("Variables") or {}),
+            }
+        else:
+            env_vars = (props.get("Environment") or {}).get("Variables") or {}
+        runtime = props.get("Runtime")
+        handler = props.get("Handler")
+        code = base / str(props.get("CodeUri", ""))
+        paths = [str(code)]
+        for layer in props.get("Layers") or []:
+            if isinstance(layer, dict) and "Ref" in layer and layer["Ref"] in resources:
+                content = (resources[layer["Ref"]].get("Properties") or {}).get("ContentUri")
+                layer_dir = base / str(content)
+                if not (layer_dir / "python").is_dir():
+                    print(f"{name}: layer {layer['Ref']} built without a python/ dir ({layer_dir})", file=sys.stderr)
+                    failed += 1
+                paths.append(str(layer_dir / "python"))
+        if runtime != "python3.13" or not handler or not code.is_dir():
+            print(f"{name}: runtime={runtime} handler={handler} code={code}: not a built python3.13 function", file=sys.stderr)
+            failed += 1
+            continue
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "LANG": "C.UTF-8",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "CHECK_BUILD_FORBIDDEN": json.dumps(forbidden),
+        }
+        for key, val in env_vars.items():
+            resolved = resolver.value(val)
+            if resolved is not None:
+                env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
+        proc = subprocess.run(
+            [args.python, "-I", "-c", BOOTSTRAP, handler, *paths],
+            env=env,
+            cwd=code,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            failed += 1
+            print(f"{name}: importing {handler} failed:\n{proc.stdout}{proc.stderr}", file=sys.stderr)
+        else:
+            ok += 1
+            print(f"{name}: {handler} OK ({proc.stdout.strip()})")
+    print(f"check_build: {ok}/{len(functions)} functions import")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Translate the SAM template to plain CloudFormation, offline, for checkov.
+
+checkov reads ``AWS::Serverless::Function`` directly but not what SAM
+generates from it: the execution roles with their policy-template
+statements, the state machine, its EventBridge rule and DLQ queue, layer
+versions. Scanning the translated template covers those too.
+
+Runs in the aws-sam-cli venv (which carries ``samtranslator``):
+
+    .tools/sam/bin/python tools/sam_translate.py template.yaml OUT.json
+
+Local paths are replaced the way ``sam deploy`` would (CodeUri/ContentUri ->
+placeholder S3 objects; DefinitionUri -> the ASL inlined as Definition),
+parameters keep their defaults, no AWS call is made (region is fixed, the
+managed-policy loader is a stub: SAM only needs it for AWS managed policies
+given by name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from samtranslator.model.exceptions import InvalidDocumentException  # noqa: E402
+from samtranslator.translator.transform import transform  # noqa: E402
+from samtranslator.yaml_helper import yaml_parse  # noqa: E402
+
+PLACEHOLDER_BUCKET = "imgflow-checks-placeholder"
+
+
+class StubManagedPolicyLoader:
+    """AWS managed policies by name -> ARN, without calling IAM."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def localise(template: dict, root: Path) -> None:
+    for res in (template.get("Resources") or {}).values():
+        if not isinstance(res, dict):
+            continue
+        props = res.setdefault("Properties", {}) or {}
+        kind = res.get("Type")
+        if kind == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
+            props["CodeUri"] = f"s3://{PLACEHOLDER_BUCKET}/{props['CodeUri'].strip('/')}.zip"
+        elif kind == "AWS::Serverless::LayerVersion" and isinstance(props.get("ContentUri"), str):
+            props["ContentUri"] = f"s3://{PLACEHOLDER_BUCKET}/{props['ContentUri'].strip('/')}.zip"
+        elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            uri = props.pop("DefinitionUri")
+            props["Definition"] = json.loads((root / uri).read_text(encoding="utf-8"))
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    template = yaml_parse(src.read_text(encoding="utf-8"))
+    localise(template, src.parent)
+    try:
+        translated = transform(template, {}, StubManagedPolicyLoader())
+    except InvalidDocumentException as exc:
+        for cause in exc.causes:
+            print(f"{src}: {cause.message}", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(translated, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    print(f"{src}: translated to {out} ({len(translated.get('Resources', {}))} resources)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Validate the state machine definitions with the npm asl-validator.
+
+The definitions carry SAM ``DefinitionSubstitutions`` placeholders
+(``"${ValidateImageFunctionArn}"``) as Resource values, which asl-validator
+rejects as ARNs. This script
+
+1. reads the ``DefinitionSubstitutions`` keys of every
+   ``AWS::Serverless::StateMachine`` in the template whose ``DefinitionUri``
+   names the file, and fails if the definition uses a placeholder the
+   template does not define (a deploy-time error that neither sam nor
+   cfn-lint reports); keys the definition never uses are only warned about;
+2. substitutes a plausible ARN for every placeholder (by its name: ...FunctionArn
+   -> Lambda, ...TopicArn -> SNS, ...BucketName -> a bucket name, ...);
+3. runs asl-validator on the result (transitions, reachability, JSONPath,
+   Retry/Catch shapes, Resource ARNs).
+
+Usage: validate_asl.py --validator tools/node_modules/.bin/asl-validator
+                       [--template template.yaml] DEFINITION.asl.json...
+
+Standard library only, plus PyYAML if it is importable (it is in the
+cfn-lint venv); without it the cross-check against the template is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+def plausible_value(name: str) -> str:
+    """A value of the right shape for a DefinitionSubstitutions key."""
+    base = re.sub(r"(Arn|ARN)$", "", name)
+    if name.endswith(("FunctionArn", "FunctionARN")):
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:imgflow-{base}"
+    if name.endswith(("TopicArn", "TopicARN")):
+        return f"arn:aws:sns:{REGION}:{ACCOUNT}:imgflow-{base}"
+    if name.endswith(("QueueArn", "QueueARN")):
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:imgflow-{base}"
+    if name.endswith(("StateMachineArn", "StateMachineARN")):
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:imgflow-{base}"
+    if name.endswith(("TableArn", "TableARN")):
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/imgflow-{base}"
+    if name.endswith(("BucketArn", "BucketARN")):
+        return f"arn:aws:s3:::imgflow-{base.lower()}"
+    if name.endswith(("Arn", "ARN")):
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:imgflow-{base}"
+    if name.endswith("Name"):
+        return f"imgflow-{base.lower()}"
+    return f"imgflow-{name.lower()}"
+
+
+def substitute(node, used: set[str]):
+    if isinstance(node, dict):
+        return {k: substitute(v, used) for k, v in node.items()}
+    if isinstance(node, list):
+        return [substitute(v, used) for v in node]
+    if isinstance(node, str):
+
+        def repl(m: re.Match) -> str:
+            used.add(m.group(1))
+            return plausible_value(m.group(1))
+
+        return PLACEHOLDER.sub(repl, node)
+    return node
+
+
+def template_substitutions(template: Path) -> dict[str, set[str]] | None:
+    """{definition path (resolved): set of DefinitionSubstitutions keys}."""
+    try:
+        import yaml
+    except ImportError:
+        print("validate_asl: PyYAML not available, skipping the template cross-check", file=sys.stderr)
+        return None
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def any_tag(loader, suffix, node):  # !Ref, !GetAtt, !Sub ...: keep the shape only
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_mapping(node, deep=True)
+
+    Loader.add_multi_constructor("!", any_tag)
+    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (SafeLoader subclass)
+    result: dict[str, set[str]] = {}
+    for res in (doc.get("Resources") or {}).values():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        props = res.get("Properties") or {}
+        uri = props.get("DefinitionUri")
+        if isinstance(uri, str):
+            path = (template.parent / uri).resolve()
+            result.setdefault(str(path), set()).update((props.get("DefinitionSubstitutions") or {}).keys())
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--validator", required=True, help="path to the asl-validator executable")
+    ap.add_argument("--template", type=Path, help="SAM template to cross-check DefinitionSubstitutions against")
+    ap.add_argument("definitions", nargs="+", type=Path)
+    args = ap.parse_args()
+
+    subs = template_substitutions(args.template) if args.template else None
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="imgflow-asl-") as tmp:
+        for definition in args.definitions:
+            data = json.loads(definition.read_text(encoding="utf-8"))
+            used: set[str] = set()
+            resolved = substitute(data, used)
+            if subs is not None:
+                declared = subs.get(str(definition.resolve()))
+                if declared is None:
+                    print(f"{definition}: no AWS::Serverless::StateMachine in {args.template} uses it", file=sys.stderr)
+                    failed = True
+                else:
+                    for name in sorted(used - declared):
+                        print(f"{definition}: ${{{name}}} is not in DefinitionSubstitutions", file=sys.stderr)
+                        failed = True
+                    for name in sorted(declared - used):
+                        print(f"{definition}: warning: DefinitionSubstitutions key {name} is never used", file=sys.stderr)
+            out = Path(tmp) / definition.name
+            out.write_text(json.dumps(resolved, indent=2), encoding="utf-8")
+            proc = subprocess.run([args.validator, "--json-path", str(out)], capture_output=True, text=True)
+            text = (proc.stdout + proc.stderr).strip().replace(str(out), str(definition))
+            if proc.returncode != 0:
+                print(f"{definition}: asl-validator failed:\n{text}", file=sys.stderr)
+                failed = True
+            else:
+                print(f"{definition}: valid ({len(used)} placeholders substituted) {text}".rstrip())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
