@@ -35,8 +35,8 @@ run: venv
 	$(BIN)/imgflow run samples --out $(RUN_OUT)
 
 lint: venv
-	$(BIN)/ruff check src functions tests
-	$(BIN)/ruff format --check src functions tests
+	$(BIN)/ruff check src functions tests tools
+	$(BIN)/ruff format --check src functions tests tools
 
 unit: venv
 	$(BIN)/pytest

@@ -58,7 +58,9 @@ class Resolver:
     """Resolves CloudFormation intrinsics to plausible literal values."""
 
     def __init__(self, template: dict):
-        self.params = {k: v.get("Default", "") for k, v in (template.get("Parameters") or {}).items()}
+        self.params = {
+            k: v.get("Default", "") for k, v in (template.get("Parameters") or {}).items()
+        }
         self.resources = template.get("Resources") or {}
         self.mappings = template.get("Mappings") or {}
         self.conditions = template.get("Conditions") or {}
@@ -103,7 +105,11 @@ class Resolver:
             if kind == "AWS::KMS::Key":
                 return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.ref(name)}"
             ref = self.ref(name)
-            return ref if ref.startswith("arn:") else f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{ref}"
+            return (
+                ref
+                if ref.startswith("arn:")
+                else f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{ref}"
+            )
         if attr in ("TopicName", "QueueName"):
             return f"{STACK}-{name}"
         return f"{STACK}-{name}-{attr}".lower()
@@ -136,7 +142,7 @@ class Resolver:
             return node
         if len(node) != 1:
             return {k: self.value(v) for k, v in node.items()}
-        (fn, arg), = node.items()
+        ((fn, arg),) = node.items()
         if fn == "Ref":
             return self.ref(arg)
         if fn == "Fn::GetAtt":
@@ -173,10 +179,16 @@ class Resolver:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--python", required=True, help="python3.13 interpreter standing in for the Lambda runtime")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--python", required=True, help="python3.13 interpreter standing in for the Lambda runtime"
+    )
     ap.add_argument("--built", required=True, type=Path, help="the template written by sam build")
-    ap.add_argument("--template", type=Path, help="the source template (only to name the repo root)")
+    ap.add_argument(
+        "--template", type=Path, help="the source template (only to name the repo root)"
+    )
     args = ap.parse_args()
 
     built = yaml_parse(args.built.read_text(encoding="utf-8"))
@@ -185,7 +197,11 @@ def main() -> int:
     glob = (built.get("Globals") or {}).get("Function") or {}
     resources = built.get("Resources") or {}
     repo = (args.template or Path("template.yaml")).resolve().parent
-    forbidden = [str(repo / "src") + os.sep, str(repo / "functions") + os.sep, str(repo / ".venv") + os.sep]
+    forbidden = [
+        str(repo / "src") + os.sep,
+        str(repo / "functions") + os.sep,
+        str(repo / ".venv") + os.sep,
+    ]
 
     functions = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function"}
     if not functions:
@@ -210,11 +226,17 @@ def main() -> int:
                 content = (resources[layer["Ref"]].get("Properties") or {}).get("ContentUri")
                 layer_dir = base / str(content)
                 if not (layer_dir / "python").is_dir():
-                    print(f"{name}: layer {layer['Ref']} built without a python/ dir ({layer_dir})", file=sys.stderr)
+                    print(
+                        f"{name}: layer {layer['Ref']} built without a python/ dir ({layer_dir})",
+                        file=sys.stderr,
+                    )
                     failed += 1
                 paths.append(str(layer_dir / "python"))
         if runtime != "python3.13" or not handler or not code.is_dir():
-            print(f"{name}: runtime={runtime} handler={handler} code={code}: not a built python3.13 function", file=sys.stderr)
+            print(
+                f"{name}: runtime={runtime} handler={handler} code={code}: not a built python3.13 function",
+                file=sys.stderr,
+            )
             failed += 1
             continue
         env = {
@@ -245,7 +267,9 @@ def main() -> int:
         )
         if proc.returncode != 0:
             failed += 1
-            print(f"{name}: importing {handler} failed:\n{proc.stdout}{proc.stderr}", file=sys.stderr)
+            print(
+                f"{name}: importing {handler} failed:\n{proc.stdout}{proc.stderr}", file=sys.stderr
+            )
         else:
             ok += 1
             print(f"{name}: {handler} OK ({proc.stdout.strip()})")

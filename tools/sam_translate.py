@@ -26,9 +26,9 @@ from pathlib import Path
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from samtranslator.model.exceptions import InvalidDocumentException  # noqa: E402
-from samtranslator.translator.transform import transform  # noqa: E402
-from samtranslator.yaml_helper import yaml_parse  # noqa: E402
+from samtranslator.model.exceptions import InvalidDocumentException
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
 
 PLACEHOLDER_BUCKET = "imgflow-checks-placeholder"
 
@@ -50,7 +50,9 @@ def localise(template: dict, root: Path) -> None:
             props["CodeUri"] = f"s3://{PLACEHOLDER_BUCKET}/{props['CodeUri'].strip('/')}.zip"
         elif kind == "AWS::Serverless::LayerVersion" and isinstance(props.get("ContentUri"), str):
             props["ContentUri"] = f"s3://{PLACEHOLDER_BUCKET}/{props['ContentUri'].strip('/')}.zip"
-        elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+        elif kind == "AWS::Serverless::StateMachine" and isinstance(
+            props.get("DefinitionUri"), str
+        ):
             uri = props.pop("DefinitionUri")
             props["Definition"] = json.loads((root / uri).read_text(encoding="utf-8"))
 

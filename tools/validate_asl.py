@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -80,7 +79,9 @@ def template_substitutions(template: Path) -> dict[str, set[str]] | None:
     try:
         import yaml
     except ImportError:
-        print("validate_asl: PyYAML not available, skipping the template cross-check", file=sys.stderr)
+        print(
+            "validate_asl: PyYAML not available, skipping the template cross-check", file=sys.stderr
+        )
         return None
 
     class Loader(yaml.SafeLoader):
@@ -94,7 +95,7 @@ def template_substitutions(template: Path) -> dict[str, set[str]] | None:
         return loader.construct_mapping(node, deep=True)
 
     Loader.add_multi_constructor("!", any_tag)
-    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (SafeLoader subclass)
+    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=Loader)
     result: dict[str, set[str]] = {}
     for res in (doc.get("Resources") or {}).values():
         if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::StateMachine":
@@ -103,14 +104,20 @@ def template_substitutions(template: Path) -> dict[str, set[str]] | None:
         uri = props.get("DefinitionUri")
         if isinstance(uri, str):
             path = (template.parent / uri).resolve()
-            result.setdefault(str(path), set()).update((props.get("DefinitionSubstitutions") or {}).keys())
+            result.setdefault(str(path), set()).update(
+                (props.get("DefinitionSubstitutions") or {}).keys()
+            )
     return result
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--validator", required=True, help="path to the asl-validator executable")
-    ap.add_argument("--template", type=Path, help="SAM template to cross-check DefinitionSubstitutions against")
+    ap.add_argument(
+        "--template", type=Path, help="SAM template to cross-check DefinitionSubstitutions against"
+    )
     ap.add_argument("definitions", nargs="+", type=Path)
     args = ap.parse_args()
 
@@ -124,17 +131,28 @@ def main() -> int:
             if subs is not None:
                 declared = subs.get(str(definition.resolve()))
                 if declared is None:
-                    print(f"{definition}: no AWS::Serverless::StateMachine in {args.template} uses it", file=sys.stderr)
+                    print(
+                        f"{definition}: no AWS::Serverless::StateMachine in {args.template} uses it",
+                        file=sys.stderr,
+                    )
                     failed = True
                 else:
                     for name in sorted(used - declared):
-                        print(f"{definition}: ${{{name}}} is not in DefinitionSubstitutions", file=sys.stderr)
+                        print(
+                            f"{definition}: ${{{name}}} is not in DefinitionSubstitutions",
+                            file=sys.stderr,
+                        )
                         failed = True
                     for name in sorted(declared - used):
-                        print(f"{definition}: warning: DefinitionSubstitutions key {name} is never used", file=sys.stderr)
+                        print(
+                            f"{definition}: warning: DefinitionSubstitutions key {name} is never used",
+                            file=sys.stderr,
+                        )
             out = Path(tmp) / definition.name
             out.write_text(json.dumps(resolved, indent=2), encoding="utf-8")
-            proc = subprocess.run([args.validator, "--json-path", str(out)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [args.validator, "--json-path", str(out)], capture_output=True, text=True
+            )
             text = (proc.stdout + proc.stderr).strip().replace(str(out), str(definition))
             if proc.returncode != 0:
                 print(f"{definition}: asl-validator failed:\n{text}", file=sys.stderr)
