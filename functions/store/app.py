@@ -1,6 +1,6 @@
 """StoreResult: move the staged result to its final key. (thin handler)"""
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imgflow.aws.s3 import S3ObjectStore
@@ -20,8 +20,9 @@ STORE = S3ObjectStore()
 def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"compressed": Compression}; output: Stored."""
     stored = store_result(Compression.from_dict(event["compressed"]), SETTINGS, STORE)
-    with single_metric(name="Images", unit=MetricUnit.Count, value=1) as images:
-        images.add_dimension(name="outcome", value=stored.outcome)
+    # One metric per outcome (ImagesCompressed, ImagesKept_original, ...): no dimension
+    # to carry between invocations of the shared Metrics object.
+    metrics.add_metric(name=f"Images{stored.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=stored.bytes_in)
     metrics.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=stored.bytes_out)
     metrics.add_metric(

@@ -1,61 +1,24 @@
-"""The ``imgflow`` command."""
+"""The ``imgflow`` command: parses arguments and hands over to imgflow.commands."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from pathlib import Path
 
-PARAMETER_OPTIONS = {
-    # option -> template parameter
-    "in_place": "InPlace",
-    "metadata_policy": "MetadataPolicy",
-    "max_pixels": "MaxImagePixels",
-    "max_bytes": "MaxImageBytes",
-    "key_prefix": "KeyPrefix",
-}
+# Each name is a module in imgflow.commands with register(subparsers).
+COMMANDS = ["run"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="imgflow", description="Serverless image optimiser: local runtime and tools."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser(
-        "run", help="run images through the real state machine on the embedded AWS"
-    )
-    run.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
-    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="where results go")
-    run.add_argument("--template", type=Path, help="template.yaml (default: nearest one)")
-    run.add_argument("--in-place", action="store_const", const="true", help="InPlace=true")
-    run.add_argument("--metadata-policy", choices=["keep", "strip_gps", "strip_all"])
-    run.add_argument("--max-pixels", type=int, help="MaxImagePixels")
-    run.add_argument("--max-bytes", type=int, help="MaxImageBytes")
-    run.add_argument("--key-prefix", help="KeyPrefix")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"imgflow.commands.{name}").register(subparsers)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    return 2
-
-
-def _run(args: argparse.Namespace) -> int:
-    from imgflow.local.run import run
-    from imgflow.ops.report import format_table
-
-    parameters = {
-        name: str(getattr(args, option))
-        for option, name in PARAMETER_OPTIONS.items()
-        if getattr(args, option) is not None
-    }
-    try:
-        reports = run(args.paths, args.out, parameters, args.template)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"imgflow run: {exc}", file=sys.stderr)
-        return 2
-    print(format_table(reports))
-    print(f"\nresults: {args.out / 'compressed'}  failed: {args.out / 'failed'}")
-    print(f"report:  {args.out / 'report.json'}")
-    return 0
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

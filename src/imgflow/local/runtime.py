@@ -251,6 +251,22 @@ class EmbeddedStack:
         else:
             self._faults[function_logical_id] = fault
 
+    def invoke(self, function_logical_id: str, event: Any) -> Any:
+        """Call one function's handler directly, as ``sam local invoke`` would."""
+        function = self.spec.functions[function_logical_id]
+        context = moto_patches.LambdaContext(
+            function_name=function.name,
+            function_version="$LATEST",
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{function.name}",
+            log_stream_name="local",
+            timeout_seconds=function.timeout,
+        )
+        handler = function.handler.rsplit(".", 1)[1]
+        return getattr(self._modules[function_logical_id], handler)(event, context)
+
     def executions(self) -> list[dict[str, Any]]:
         paginator = self.sfn.get_paginator("list_executions")
         return [

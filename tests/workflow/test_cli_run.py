@@ -1,0 +1,48 @@
+"""``imgflow run``: the command contract of DESIGN section 5."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from imgflow.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+REPORT_KEYS = {"key", "status", "outcome", "bytes_in", "bytes_out", "error", "execution"}
+
+
+def test_run_accounts_for_every_image_and_writes_the_contract(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        ["run", str(REPO / "samples"), "--out", str(out), "--template", str(REPO / "template.yaml")]
+    )
+    assert code == 0, "exit 0 whenever every image is accounted for, failures included"
+    report = json.loads((out / "report.json").read_text())
+    by_key = {r["key"]: r for r in report}
+    inputs = sorted(
+        p.relative_to(REPO / "samples").as_posix()
+        for p in (REPO / "samples").rglob("*")
+        if p.is_file()
+    )
+    assert sorted(by_key) == inputs
+    for entry in report:
+        assert set(entry) >= REPORT_KEYS
+        assert entry["status"] in ("SUCCEEDED", "FAILED")
+    broken = by_key["broken/truncated.jpg"]
+    assert (broken["status"], broken["outcome"]) == ("FAILED", "rejected")
+    assert broken["error"]["type"] == "InvalidImageError"
+    assert (out / "failed/broken/truncated.jpg").read_bytes() == (
+        REPO / "samples/broken/truncated.jpg"
+    ).read_bytes()
+    photo = by_key["photos/holiday snaps/straße 1.jpg"]
+    assert photo["outcome"] == "compressed"
+    assert (out / "compressed/photos/holiday snaps/straße 1.jpg").stat().st_size == photo[
+        "bytes_out"
+    ]
+    table = capsys.readouterr().out
+    assert "photos/harbour.jpg" in table and "report.json" in table
+
+
+def test_run_names_a_missing_input(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
