@@ -16,6 +16,8 @@ RUN_OUT ?= build/run
 
 # Template and build checks (sam validate --lint, cfn-lint, checkov, ASL, sam build).
 include tools/checks.mk
+# Optional fragments: browser test deps (UNIT_DEPS += ...), soak, bench.
+-include tools/browser.mk tools/soak.mk tools/bench.mk
 
 help:
 	@echo "make run    run the whole workflow locally on samples/ (no AWS, no Docker)"
@@ -38,7 +40,7 @@ lint: venv
 	$(BIN)/ruff check src functions tests tools
 	$(BIN)/ruff format --check src functions tests tools
 
-unit: venv
+unit: venv $(UNIT_DEPS)
 	$(BIN)/pytest
 
 test: lint unit checks
