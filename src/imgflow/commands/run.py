@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 # option -> template parameter
 PARAMETER_OPTIONS = {
@@ -17,6 +18,37 @@ PARAMETER_OPTIONS = {
 }
 
 
+class ProgressBar:
+    """``[#####.....] 3/5 executions finished`` on stderr, redrawn in place on a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.started = time.monotonic()
+        self.tty = self.stream.isatty()
+
+    def __call__(self, finished: int, started: int, images: int) -> None:
+        total = max(started, 1)
+        filled = round(self.width * finished / total)
+        bar = "#" * filled + "." * (self.width - filled)
+        line = f"[{bar}] {finished}/{started} executions finished ({images} images)"
+        if self.tty:
+            end = "\n" if finished == started else ""
+            self.stream.write(f"\r{line}{end}")
+        elif finished == started:
+            self.stream.write(f"{line} in {time.monotonic() - self.started:.1f} s\n")
+        self.stream.flush()
+
+
+def add_parameter_options(parser: Any) -> None:
+    """The template parameters a local run can change (the rest keep their defaults)."""
+    parser.add_argument("--in-place", action="store_const", const="true", help="InPlace=true")
+    parser.add_argument("--metadata-policy", choices=["keep", "strip_gps", "strip_all"])
+    parser.add_argument("--max-pixels", type=int, help="MaxImagePixels")
+    parser.add_argument("--max-bytes", type=int, help="MaxImageBytes")
+    parser.add_argument("--key-prefix", help="KeyPrefix")
+
+
 def register(commands: Any) -> None:
     run = commands.add_parser(
         "run", help="run images through the real state machine on the embedded AWS"
@@ -24,11 +56,7 @@ def register(commands: Any) -> None:
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="where results go")
     run.add_argument("--template", type=Path, help="template.yaml (default: nearest one)")
-    run.add_argument("--in-place", action="store_const", const="true", help="InPlace=true")
-    run.add_argument("--metadata-policy", choices=["keep", "strip_gps", "strip_all"])
-    run.add_argument("--max-pixels", type=int, help="MaxImagePixels")
-    run.add_argument("--max-bytes", type=int, help="MaxImageBytes")
-    run.add_argument("--key-prefix", help="KeyPrefix")
+    add_parameter_options(run)
     run.set_defaults(handler=main)
 
 
@@ -46,11 +74,11 @@ def main(args: argparse.Namespace) -> int:
     from imgflow.ops.report import format_table
 
     try:
-        reports = run(args.paths, args.out, template_parameters(args), args.template)
+        reports = run(args.paths, args.out, template_parameters(args), args.template, ProgressBar())
     except (FileNotFoundError, ValueError) as exc:
         print(f"imgflow run: {exc}", file=sys.stderr)
         return 2
     print(format_table(reports))
     print(f"\nresults: {args.out / 'compressed'}  failed: {args.out / 'failed'}")
-    print(f"report:  {args.out / 'report.json'}")
+    print(f"report:  {args.out / 'report.html'}  (data: {args.out / 'report.json'})")
     return 0
