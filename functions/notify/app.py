@@ -5,7 +5,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from imgflow.aws.sns import SnsPublisher
 from imgflow.aws.telemetry import logger, tracer
 from imgflow.settings import Settings
-from imgflow.steps.notify import attributes, human_text, json_body, notification_for, subject
+from imgflow.steps.notify import (
+    already_reported,
+    attributes,
+    human_text,
+    json_body,
+    notification_for,
+    subject,
+)
 
 SETTINGS = Settings.from_env()
 SETTINGS.require("topic_arn")
@@ -17,6 +24,8 @@ PUBLISHER = SnsPublisher(SETTINGS.topic_arn)
 def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"status": SUCCEEDED|FAILED, "state": <state data>, "execution": arn}."""
     note = notification_for(event["status"], event["state"], event.get("execution"))
+    if already_reported(event["status"], event["state"]):
+        return {"message_id": None, "status": note.status, "outcome": note.outcome}
     message_id = PUBLISHER.publish(
         subject(note), human_text(note), json_body(note), attributes(note)
     )

@@ -18,8 +18,9 @@ STORE = S3ObjectStore()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    """Input: {"compressed": Compression}; output: Stored."""
-    stored = store_result(Compression.from_dict(event["compressed"]), SETTINGS, STORE)
+    """Input: {"compressed": Compression, "execution": arn}; output: Stored."""
+    compressed = Compression.from_dict(event["compressed"])
+    stored = store_result(compressed, SETTINGS, STORE, event.get("execution"))
     # One metric per outcome (ImagesCompressed, ImagesKept_original, ...): no dimension
     # to carry between invocations of the shared Metrics object.
     metrics.add_metric(name=f"Images{stored.outcome.capitalize()}", unit=MetricUnit.Count, value=1)

@@ -193,6 +193,9 @@ class Quarantined(_Model):
     error: ErrorInfo
     copy: ObjectRef | None = None
     execution: str | None = None
+    # Another execution of the same upload (a duplicate event) already
+    # quarantined and reported it: this one must not notify again.
+    duplicate: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -202,6 +205,7 @@ class Quarantined(_Model):
             error=ErrorInfo.from_dict(data["error"]),
             copy=ObjectRef.from_dict(copy) if copy else None,
             execution=data.get("execution"),
+            duplicate=bool(data.get("duplicate", False)),
         )
 
 

@@ -61,8 +61,15 @@ PERMANENT_ERRORS: tuple[type[PermanentError], ...] = (
     ObjectNotFoundError,
 )
 
-# Names the state machine retries. Lambda.* and Sandbox.Timedout come from the
-# Lambda service itself (crash, throttle, timeout), States.Timeout from the task.
+# Names the state machine retries. Lambda.* come from the Lambda service
+# (throttle, service fault; Lambda.Unknown for an unhandled failure without an
+# error type), Sandbox.Timedout from a function timeout, Runtime.ExitError from
+# the runtime process dying (a crash, a killed sandbox): a retry runs in a
+# fresh sandbox, and a crash the input causes every time still ends in the
+# Catch after the bounded retries. States.Timeout is the Task's own timeout.
+# Runtime.OutOfMemory is deliberately absent: the same image in the same
+# memory fails the same way (quarantined at once; raise the function's memory).
+# See docs/reliability.md.
 TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
     "TransientError",
     "Lambda.ServiceException",
@@ -71,5 +78,6 @@ TRANSIENT_ERROR_NAMES: tuple[str, ...] = (
     "Lambda.TooManyRequestsException",
     "Lambda.Unknown",
     "Sandbox.Timedout",
+    "Runtime.ExitError",
     "States.Timeout",
 )

@@ -38,8 +38,10 @@ class ObjectStore(Protocol):
         content_type: str | None,
         metadata: Mapping[str, str],
         if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectRef:
-        """Store bytes; with if_match, only over that ETag (WriteConflictError otherwise)."""
+        """Store bytes; with if_match, only over that ETag; with if_none_match, only
+        where no object exists (WriteConflictError otherwise)."""
 
     def copy(
         self,
@@ -49,8 +51,11 @@ class ObjectStore(Protocol):
         *,
         metadata: Mapping[str, str],
         content_type: str | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectRef:
-        """Server-side copy of one exact version, replacing its user metadata."""
+        """Server-side copy of one exact version, replacing its user metadata; the
+        conditions apply to the destination, as in write()."""
 
     def delete(self, bucket: str, key: str) -> None:
         """Remove an object (no error if it is already gone)."""

@@ -18,6 +18,7 @@ HAPPY_PATH = [
     "Already compressed?",
     "Compress image",
     "Store result",
+    "Stored?",
     "Notify success",
     "Done",
 ]

@@ -79,6 +79,7 @@ class S3ObjectStore:
         content_type: str | None,
         metadata: Mapping[str, str],
         if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectRef:
         args: dict[str, Any] = {
             "Bucket": bucket,
@@ -91,6 +92,8 @@ class S3ObjectStore:
             args["ContentType"] = content_type
         if if_match:
             args["IfMatch"] = if_match
+        if if_none_match:
+            args["IfNoneMatch"] = "*"
         response = self._call("put_object", bucket, key, **args)
         return _ref(bucket, key, response, size=len(data))
 
@@ -102,6 +105,8 @@ class S3ObjectStore:
         *,
         metadata: Mapping[str, str],
         content_type: str | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectRef:
         copy_source = _version({"Bucket": source.bucket, "Key": source.key}, source.version_id)
         args: dict[str, Any] = {
@@ -114,6 +119,11 @@ class S3ObjectStore:
         }
         if content_type:
             args["ContentType"] = content_type
+        # Conditions on the destination object (S3 conditional copy).
+        if if_match:
+            args["IfMatch"] = if_match
+        if if_none_match:
+            args["IfNoneMatch"] = "*"
         response = self._call("copy_object", source.bucket, source.key, **args)
         result = response.get("CopyObjectResult", {})
         return ObjectRef(
@@ -174,7 +184,9 @@ def _translate(exc: ClientError, bucket: str, key: str) -> Exception:
     where = f"s3://{bucket}/{key}"
     if code in _NOT_FOUND:
         return ObjectNotFoundError(f"{where} no longer exists (deleted after upload?)")
-    if code in ("PreconditionFailed", "412") or status == 412:
+    # 409 ConditionalRequestConflict: a concurrent conditional write to the
+    # same key won the race; the caller re-reads and decides, as for a 412.
+    if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") or status == 412:
         return WriteConflictError(f"{where} changed since it was validated")
     if code in _TRANSIENT or status >= 500:
         return TransientError(f"S3 {code or status} on {where}: {exc}")

@@ -237,6 +237,7 @@ def apply() -> None:
         _patch_eventbridge_state_machine_target()
         _patch_s3_eventbridge_event_shape()
         _patch_retry_sleep()
+        _patch_s3_conditional_writes()
         _applied = True
 
 
@@ -684,3 +685,53 @@ def _patch_retry_sleep() -> None:
 
     _eval_body.__wrapped__ = original  # type: ignore[attr-defined]
     retrier_decl.RetrierDecl._eval_body = _eval_body
+
+
+# ---------------------------------------------------------------------------
+# 6. S3 conditional writes: atomic PutObject, CopyObject honouring its conditions
+# ---------------------------------------------------------------------------
+
+_put_lock = threading.RLock()
+
+
+def _patch_s3_conditional_writes() -> None:
+    """Make moto's conditional PutObject atomic, as S3's is.
+
+    moto 5.2.5 checks If-Match / If-None-Match and then stores, unlocked: two
+    threads racing on one key could both pass the check, where S3 lets exactly
+    one win (the other gets 412 or 409). Its CopyObject ignores those
+    conditions on the destination altogether. imgflow settles duplicate
+    executions with these writes (imgflow.steps.store and .quarantine), so
+    the local runtime must not be laxer than S3. Idempotent.
+    """
+    from moto.s3.exceptions import MissingKey, PreconditionFailed
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.put_object, "_imgflow_serialised", False):
+        return
+    original_put, original_copy = S3Response.put_object, S3Response.copy_object
+
+    def put_object(self: Any) -> Any:
+        with _put_lock:
+            return original_put(self)
+
+    def copy_object(self: Any) -> Any:
+        with _put_lock:
+            if_match = self.headers.get("If-Match")
+            if_none_match = self.headers.get("If-None-Match")
+            if if_match or if_none_match:
+                key_name = self.parse_key_name()
+                existing = self.backend.get_object(self.bucket_name, key_name)
+                if if_none_match == "*" and existing is not None:
+                    raise PreconditionFailed("If-None-Match")
+                if if_match and existing is None:
+                    raise MissingKey(key=key_name)
+                if if_match and if_match.strip('"') != existing.etag.strip('"'):
+                    raise PreconditionFailed("If-Match")
+            return original_copy(self)
+
+    put_object._imgflow_serialised = True  # type: ignore[attr-defined]
+    put_object.__wrapped__ = original_put  # type: ignore[attr-defined]
+    copy_object.__wrapped__ = original_copy  # type: ignore[attr-defined]
+    S3Response.put_object = put_object  # type: ignore[method-assign]
+    S3Response.copy_object = copy_object  # type: ignore[method-assign]

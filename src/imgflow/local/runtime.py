@@ -251,6 +251,14 @@ class EmbeddedStack:
         else:
             self._faults[function_logical_id] = fault
 
+    def handler_module(self, function_logical_id: str) -> ModuleType:
+        """A function's loaded handler module (its cold-start globals: SETTINGS, STORE...).
+
+        Tests reach the function's own clients through it, e.g. to make S3 fail
+        underneath the adapter the way a throttled bucket does.
+        """
+        return self._modules[function_logical_id]
+
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Call one function's handler directly, as ``sam local invoke`` would."""
         function = self.spec.functions[function_logical_id]

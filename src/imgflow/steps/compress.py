@@ -13,6 +13,7 @@ from imgflow.contract import (
     content_type,
 )
 from imgflow.imaging.compress import compress
+from imgflow.imaging.validate import follow_pixel_limit
 from imgflow.settings import Settings
 from imgflow.storage import ObjectStore
 
@@ -22,6 +23,8 @@ def compress_image(
 ) -> Compression:
     """Compress the source; stage the result unless the original is already smallest."""
     data = store.read(source, settings.limits.max_bytes)
+    # This runs in its own Lambda: Pillow must accept what validation accepted.
+    follow_pixel_limit(settings.limits)
     result = compress(data, image, mode=settings.mode, metadata_policy=settings.metadata_policy)
     staged = None
     if result.outcome == Outcome.COMPRESSED:

@@ -12,6 +12,15 @@ from imgflow.trigger import source_from_event
 _PERMANENT_NAMES = {cls.__name__ for cls in PERMANENT_ERRORS}
 
 
+def already_reported(status: str, state: dict[str, Any]) -> bool:
+    """True for a failure another execution of the same upload already reported.
+
+    (A duplicate success never gets here: it ends Skipped before notifying.)
+    """
+    quarantined = state.get("quarantined") or {}
+    return status == "FAILED" and bool(quarantined.get("duplicate"))
+
+
 def notification_for(status: str, state: dict[str, Any], execution: str | None) -> Notification:
     """Summarise an execution's state data as a Notification."""
     image = (state.get("validated") or {}).get("image") or {}
@@ -33,7 +42,7 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
             bytes_out=stored.bytes_out,
             result=stored.result,
         )
-    error = ErrorInfo.from_states_error(state.get("error") or {})
+    error = with_advice(ErrorInfo.from_states_error(state.get("error") or {}))
     extra: dict[str, Any] = {}
     if state.get("quarantined"):
         copy = Quarantined.from_dict(state["quarantined"]).copy
@@ -51,6 +60,35 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
         error=error,
         extra=extra,
     )
+
+
+# What to do about failures that are not the image's fault: the Lambda service
+# or a dependency kept failing through every retry (their messages come from
+# AWS and say what broke, not what to do).
+_ADVICE = {
+    "TransientError": "it persisted through every retry; upload the image again once the "
+    "service recovers",
+    "Sandbox.Timedout": "the function timed out on every attempt; raise its Timeout or "
+    "MemorySize (or upload a smaller image), then upload the image again",
+    "States.Timeout": "the step timed out on every attempt; raise its Timeout, then upload "
+    "the image again",
+    "Runtime.ExitError": "the function's runtime crashed on every attempt (often out of "
+    "memory on a large image); raise its MemorySize, then upload the image again",
+    "Runtime.OutOfMemory": "the function ran out of memory; raise its MemorySize or lower "
+    "MaxImagePixels, then upload the image again",
+}
+_LAMBDA_ADVICE = "the Lambda service kept failing; upload the image again once it recovers"
+
+
+def with_advice(error: ErrorInfo) -> ErrorInfo:
+    """The error with what to do next, for failures that are not the image's fault."""
+    advice = _ADVICE.get(error.type)
+    if advice is None and error.type.startswith("Lambda."):
+        advice = _LAMBDA_ADVICE
+    if advice is None:
+        return error
+    message = f"{error.message}; {advice}" if error.message else advice
+    return ErrorInfo(type=error.type, message=message)
 
 
 def subject(note: Notification) -> str:

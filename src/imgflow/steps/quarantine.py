@@ -1,4 +1,11 @@
-"""QuarantineOriginal: keep a byte-identical copy of a failed original, with the reason."""
+"""QuarantineOriginal: keep a byte-identical copy of a failed original, with the reason.
+
+The copy is a server-side copy of the exact version that failed, so the bytes
+are the original's, whatever its size. It is written conditionally, like
+StoreResult's results: the failed bucket holds at most one copy per source
+version, and a duplicate execution of the same upload (an event delivered
+twice) finds the copy, reports ``duplicate`` and is not notified again.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,19 @@ from imgflow.contract import (
     META_ERROR_MESSAGE,
     META_ERROR_TYPE,
     META_EXECUTION,
+    META_SOURCE_ETAG,
     ErrorInfo,
+    ObjectRef,
     Quarantined,
 )
-from imgflow.errors import InvalidEventError
+from imgflow.errors import InvalidEventError, TransientError, WriteConflictError
 from imgflow.settings import Settings
-from imgflow.storage import ObjectStore
+from imgflow.storage import ObjectStore, StoredObject
 from imgflow.trigger import source_from_event
 
 # S3 user metadata is ASCII and at most 2 KB in all.
 _MAX_MESSAGE = 1024
+_ATTEMPTS = 5
 
 
 def quarantine(
@@ -39,15 +49,39 @@ def quarantine(
         META_ERROR_TYPE: ascii_metadata(error.type),
         META_ERROR_MESSAGE: ascii_metadata(error.message)[:_MAX_MESSAGE],
         META_EXECUTION: execution or "",
+        META_SOURCE_ETAG: original.ref.etag or "",
     }
-    copy = store.copy(
-        original.ref,
-        settings.failed_bucket,
-        source.key,
-        metadata=metadata,
-        content_type=original.content_type,
-    )
-    return Quarantined(source=original.ref, error=error, copy=copy, execution=execution)
+    bucket, key = settings.failed_bucket, source.key
+    for _ in range(_ATTEMPTS):
+        current = store.head(bucket, key)
+        if current is not None and _same_source(current, original.ref):
+            duplicate = current.metadata.get(META_EXECUTION) != (execution or "")
+            return Quarantined(
+                source=original.ref,
+                error=error,
+                copy=current.ref,
+                execution=execution,
+                duplicate=duplicate,
+            )
+        try:
+            copy = store.copy(
+                original.ref,
+                bucket,
+                key,
+                metadata=metadata,
+                content_type=original.content_type,
+                if_match=current.ref.etag if current else None,
+                if_none_match=current is None,
+            )
+        except WriteConflictError:
+            continue  # another execution wrote the key meanwhile: look again
+        return Quarantined(source=original.ref, error=error, copy=copy, execution=execution)
+    raise TransientError(f"s3://{bucket}/{key} kept changing under {_ATTEMPTS} conditional copies")
+
+
+def _same_source(current: StoredObject, source: ObjectRef) -> bool:
+    """True when the failed bucket already holds a copy of this very upload."""
+    return bool(source.etag and current.metadata.get(META_SOURCE_ETAG) == source.etag)
 
 
 def ascii_metadata(text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import uuid
 import zipfile
@@ -771,3 +772,63 @@ def test_execution_history_has_the_aws_event_format(aws):
     assert failed["resource"] == "invoke"
     done = events[-1]["executionFailedEventDetails"]
     assert done == {"error": "ImageFailed", "cause": "see history"}
+
+
+# --------------------------------------------------------------------------- S3 conditional writes
+
+
+def test_copy_object_honours_if_none_match_on_the_destination(aws):
+    aws.s3.create_bucket(Bucket="cond-writes")
+    aws.s3.put_object(Bucket="cond-writes", Key="src", Body=b"new")
+    aws.s3.put_object(Bucket="cond-writes", Key="dst", Body=b"old")
+    with pytest.raises(aws.s3.exceptions.ClientError) as failed:
+        aws.s3.copy_object(
+            Bucket="cond-writes",
+            Key="dst",
+            CopySource={"Bucket": "cond-writes", "Key": "src"},
+            IfNoneMatch="*",
+        )
+    assert failed.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert aws.s3.get_object(Bucket="cond-writes", Key="dst")["Body"].read() == b"old"
+
+
+def test_copy_object_honours_if_match_on_the_destination(aws):
+    aws.s3.create_bucket(Bucket="cond-writes")
+    aws.s3.put_object(Bucket="cond-writes", Key="src", Body=b"new")
+    etag = aws.s3.put_object(Bucket="cond-writes", Key="dst", Body=b"old")["ETag"]
+    with pytest.raises(aws.s3.exceptions.ClientError):
+        aws.s3.copy_object(
+            Bucket="cond-writes",
+            Key="dst",
+            CopySource={"Bucket": "cond-writes", "Key": "src"},
+            IfMatch='"stale"',
+        )
+    aws.s3.copy_object(
+        Bucket="cond-writes",
+        Key="dst",
+        CopySource={"Bucket": "cond-writes", "Key": "src"},
+        IfMatch=etag,
+    )
+    assert aws.s3.get_object(Bucket="cond-writes", Key="dst")["Body"].read() == b"new"
+
+
+def test_concurrent_create_only_puts_let_exactly_one_win(aws):
+    aws.s3.create_bucket(Bucket="cond-writes")
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def put(n: int) -> None:
+        start.wait()
+        try:
+            aws.s3.put_object(Bucket="cond-writes", Key="k", Body=str(n).encode(), IfNoneMatch="*")
+            outcomes.append("won")
+        except aws.s3.exceptions.ClientError as exc:
+            outcomes.append(exc.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("won") == 1
+    assert set(outcomes) - {"won"} == {"PreconditionFailed"}
