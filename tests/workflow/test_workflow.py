@@ -248,3 +248,15 @@ def test_in_place_never_overwrites_a_newer_upload(in_place_stack):
     current = stack.s3.get_object(Bucket=stack.source_bucket, Key="pic.png")
     assert current["Metadata"].get(META_MARKER) == "1", "the newer upload was compressed itself"
     assert decoded(current["Body"].read()).size == decoded(newer).size
+
+
+def test_in_place_duplicate_event_is_skipped_before_compressing_again(in_place_stack):
+    stack = in_place_stack
+    stack.upload("again.jpg", sample("photos/harbour.jpg"))
+    first = min(stack.wait(), key=lambda e: e["startDate"])
+    # The event names the original's version, which still exists under the replacement.
+    stack.sfn.start_execution(stateMachineArn=stack.state_machine_arn, input=first["input"])
+    duplicate = max(stack.wait(), key=lambda e: e["startDate"])
+    assert output(duplicate)["validated"]["reason"] == "our_output"
+    assert [f for f, _ in stack.invocations].count("CompressImageFunction") == 1
+    assert len(stack.notifications()) == 1

@@ -17,7 +17,9 @@ def validate(event: Any, settings: Settings, store: ObjectStore) -> Validation:
     Raises the permanent errors of imgflow.imaging.validate for bad images.
     """
     named = source_from_event(event)
-    current = store.head(named.bucket, named.key, named.version_id)
+    # The key's latest object, not the event's version: in place, an old version
+    # stays readable under our replacement, and a duplicate event must see the latter.
+    current = store.head(named.bucket, named.key)
     if current is None:
         # Deleted since the upload: nothing to compress, nothing to lose.
         return Validation(source=named, skip=True, reason=SkipReason.SOURCE_GONE)
