@@ -37,8 +37,8 @@ run: venv
 	$(BIN)/imgflow run samples --out $(RUN_OUT)
 
 lint: venv
-	$(BIN)/ruff check src functions tests tools
-	$(BIN)/ruff format --check src functions tests tools
+	$(BIN)/ruff check src functions tests tools benchmarks
+	$(BIN)/ruff format --check src functions tests tools benchmarks
 
 unit: venv $(UNIT_DEPS)
 	$(BIN)/pytest

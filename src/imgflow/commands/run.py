@@ -15,6 +15,8 @@ PARAMETER_OPTIONS = {
     "max_pixels": "MaxImagePixels",
     "max_bytes": "MaxImageBytes",
     "key_prefix": "KeyPrefix",
+    "mode": "CompressionMode",
+    "quality_target": "QualityTarget",
 }
 
 
@@ -47,6 +49,10 @@ def add_parameter_options(parser: Any) -> None:
     parser.add_argument("--max-pixels", type=int, help="MaxImagePixels")
     parser.add_argument("--max-bytes", type=int, help="MaxImageBytes")
     parser.add_argument("--key-prefix", help="KeyPrefix")
+    parser.add_argument("--mode", choices=["lossless", "lossy"], help="CompressionMode")
+    parser.add_argument(
+        "--quality-target", type=float, help="QualityTarget (SSIMULACRA2, lossy mode)"
+    )
 
 
 def register(commands: Any) -> None:

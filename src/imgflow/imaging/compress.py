@@ -9,9 +9,18 @@ Decisions:
   so the size can stay the same). Such a result has outcome ``compressed``
   (new bytes to store): ``kept_original`` means the caller may copy the
   original object itself, which would publish the location.
-- Every optimised result is decoded and compared with its input before it is
-  returned (size, mode, every frame's pixels and timing, ICC, EXIF and its
-  orientation); a result that differs is discarded.
+- Every losslessly optimised result is decoded and compared with its input
+  before it is returned (size, mode, every frame's pixels and timing, ICC,
+  EXIF and its orientation); a result that differs is discarded.
+- Lossy mode (JPEG only): the smallest re-encoding whose SSIMULACRA2 against
+  the decoded input is at or above ``quality_target`` (see ``lossy``), with
+  the input's EXIF (orientation included), ICC, XMP and IPTC copied in; it
+  is used only when smaller than the lossless result. Grayscale stays
+  grayscale. CMYK/YCCK JPEGs take the lossless path: re-encoding them would
+  need a colour conversion through their (often absent) ICC profile, and the
+  print workflows that produce them expect CMYK back.
+- Lossy PNG (``png_palette``, off by default): an 8-bit palette version
+  under the same score guard, used only when smaller.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from PIL import Image, ImageSequence
 
 from imgflow.contract import ImageInfo, Outcome
 from imgflow.errors import InvalidImageError
-from imgflow.imaging import jpeg, metadata, png
+from imgflow.imaging import jpeg, lossy, metadata, png
 from imgflow.settings import CompressionMode, MetadataPolicy
 
 PASSTHROUGH = "passthrough"
@@ -50,14 +59,14 @@ def compress(
     *,
     mode: CompressionMode,
     metadata_policy: MetadataPolicy,
+    quality_target: float = 85.0,
+    png_palette: bool = False,
 ) -> CompressedImage:
     """Optimise an image ``validate.inspect`` accepted; see the module docstring for the rules.
 
-    ``mode`` is accepted for the lossy search to come; lossy JPEG uses the
-    lossless path for now. Raises InvalidImageError when the metadata policy
-    cannot be honoured (a container too damaged to edit safely).
+    Raises InvalidImageError when the metadata policy cannot be honoured (a
+    container too damaged to edit safely).
     """
-    del mode  # the perceptual lossy search is a later stage
     baseline = _apply_policy(data, info, metadata_policy)
     method = PASSTHROUGH if baseline is data else f"metadata-{metadata_policy}"
     if baseline is not data and not _looks_the_same(data, baseline, compare_exif=False):
@@ -76,6 +85,14 @@ def compress(
             and _looks_the_same(baseline, candidate, compare_exif=True)
         ):
             result, method = candidate, name
+    if mode is CompressionMode.LOSSY and _lossy_applies(baseline, info):
+        found = _try_lossy(baseline, quality_target, len(result))
+        if found is not None:
+            result, method = found
+    if mode is CompressionMode.LOSSY and png_palette and info.format == "PNG" and info.frames == 1:
+        paletted = _try(lambda d: png.quantize_lossy(d, quality_target) or d, baseline)
+        if paletted is not None and len(paletted) < len(result):
+            result, method = paletted, png.PALETTE_METHOD
     outcome = Outcome.KEPT_ORIGINAL if result is data else Outcome.COMPRESSED
     return CompressedImage(result, outcome, method, info.format, len(data), len(result))
 
@@ -97,6 +114,50 @@ def _optimiser(data: bytes, info: ImageInfo) -> tuple[str, Callable[[bytes], byt
     if info.format == "PNG":
         return png.METHOD, png.optimize_lossless
     return None  # GIF, WebP, MPO: passed through safely
+
+
+# The lossy search peaks at about 120 MB per megapixel (float32 planes at six
+# scales, both sides of the metric): 1.8 GB for a 14.7 MP photo. Larger
+# images take the lossless path so a 2 GB function cannot run out of memory.
+LOSSY_MAX_PIXELS = 16_000_000
+
+
+def _lossy_applies(data: bytes, info: ImageInfo) -> bool:
+    return (
+        info.width * info.height <= LOSSY_MAX_PIXELS
+        and info.format == "JPEG"
+        and info.mode in ("RGB", "L")
+        and info.frames == 1
+        and not metadata.is_multi_picture(data)
+    )
+
+
+def _try_lossy(data: bytes, target: float, size_to_beat: int) -> tuple[bytes, str] | None:
+    """The perceptual search's file with the source's metadata, if smaller than ``size_to_beat``."""
+    try:
+        found = lossy.search(data, target, baseline_size=size_to_beat)
+    except (ValueError, OSError):
+        return None  # an encoder refused the image: the lossless result stands
+    if found.data is None:
+        return None
+    candidate = jpeg.with_metadata(found.data, data)
+    if len(candidate) >= size_to_beat or not _same_presentation(data, candidate):
+        return None
+    return candidate, found.method
+
+
+def _same_presentation(before: bytes, after: bytes) -> bool:
+    """Same size, mode, ICC, EXIF (and so orientation): only the pixels may differ."""
+    try:
+        with Image.open(io.BytesIO(before)) as a, Image.open(io.BytesIO(after)) as b:
+            return (
+                a.size == b.size
+                and a.mode == b.mode
+                and a.info.get("icc_profile") == b.info.get("icc_profile")
+                and a.info.get("exif") == b.info.get("exif")
+            )
+    except (OSError, ValueError, SyntaxError):
+        return False
 
 
 def _try(run: Callable[[bytes], bytes], data: bytes) -> bytes | None:

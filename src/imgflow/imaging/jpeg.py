@@ -1,8 +1,14 @@
-"""Lossless JPEG optimisation: re-code the entropy data, keep every DCT coefficient."""
+"""JPEG helpers: lossless optimisation, source-quality estimate, metadata carried into re-encodes.
+
+Lossless optimisation re-codes the entropy data and keeps every DCT
+coefficient (the lossless mode, and the last step of the lossy one).
+"""
 
 from __future__ import annotations
 
 import mozjpeg_lossless_optimization as mozjpeg
+
+from imgflow.imaging import metadata
 
 METHOD = "jpeg-lossless"
 
@@ -16,3 +22,58 @@ def optimize_lossless(data: bytes) -> bytes:
     caller compares. Raises ValueError when mozjpeg cannot read the file.
     """
     return mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL)
+
+
+# The IJG (libjpeg) luminance table at quality 50, natural order.
+_IJG_LUMINANCE = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+
+# Segments that describe the picture rather than its coding: copied from the
+# source into a re-encoded file. APP0 (JFIF) and APP14 (Adobe colour
+# transform) belong to the new encoding and are not copied.
+_COPIED_APP = {0xE1, 0xE2, 0xED}  # EXIF / XMP, ICC profile, IPTC
+_COM = 0xFE
+
+
+def estimate_quality(table: list[int]) -> int:
+    """The IJG quality (1-100) whose scaled luminance table is closest to ``table``.
+
+    Order-independent (sums), so natural or zigzag order both work.
+    """
+    scale = 100.0 * sum(table) / sum(_IJG_LUMINANCE)
+    estimate = (200.0 - scale) / 2.0 if scale <= 100 else 5000.0 / scale
+    return max(1, min(100, round(estimate)))
+
+
+def with_metadata(encoded: bytes, source: bytes) -> bytes:
+    """``encoded`` with the source's EXIF, XMP, ICC, IPTC and comment segments.
+
+    Encoders (jpegli, Pillow without arguments, mozjpeg's default) drop them;
+    the orientation lives in EXIF, so without this a rotated photo would
+    display sideways. The source's segments replace any the encoder wrote.
+    """
+    kept = [
+        source[s.start : s.end]
+        for s in metadata.jpeg_segments(source)[0]
+        if s.marker in _COPIED_APP or s.marker == _COM
+    ]
+    segments, _ = metadata.jpeg_segments(encoded)
+    out = bytearray(b"\xff\xd8")
+    pos = 2
+    # The encoder's own leading APP0 (JFIF) stays first, as readers expect.
+    if segments and segments[0].marker == 0xE0 and segments[0].start == 2:
+        out += encoded[2 : segments[0].end]
+        pos = segments[0].end
+    out += b"".join(kept)
+    for s in segments:
+        if s.start < pos:
+            continue
+        if s.marker in _COPIED_APP or s.marker == _COM:
+            out += encoded[pos : s.start]
+            pos = s.end
+    out += encoded[pos:]
+    return bytes(out)

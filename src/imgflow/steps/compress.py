@@ -25,7 +25,13 @@ def compress_image(
     data = store.read(source, settings.limits.max_bytes)
     # This runs in its own Lambda: Pillow must accept what validation accepted.
     follow_pixel_limit(settings.limits)
-    result = compress(data, image, mode=settings.mode, metadata_policy=settings.metadata_policy)
+    result = compress(
+        data,
+        image,
+        mode=settings.mode,
+        metadata_policy=settings.metadata_policy,
+        quality_target=settings.quality_target,
+    )
     staged = None
     if result.outcome == Outcome.COMPRESSED:
         staged = store.write(

@@ -1,0 +1,66 @@
+"""SSIMULACRA2: agrees with the reference implementation's published scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from imaging_samples import encode, exif_with, opened, photo
+from PIL import Image
+
+from imgflow.imaging import quality
+
+PAIRS_DIR = Path(__file__).parents[2] / "data" / "ssimulacra2"
+PAIRS = json.loads((PAIRS_DIR / "scores.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_score_agrees_with_reference_within_0_1(name: str) -> None:
+    expected = PAIRS[name]
+    original = Image.open(PAIRS_DIR / expected["reference"])
+    distorted = Image.open(PAIRS_DIR / name.split("#")[0])  # "#self": the reference itself
+    assert quality.score_images(original, distorted) == pytest.approx(expected["score"], abs=0.1)
+
+
+def test_search_metric_close_to_reference_on_a_photo_crop() -> None:
+    expected = PAIRS["plasma_Kite.jpeg80.png"]
+    original = quality.linear_rgb(Image.open(PAIRS_DIR / expected["reference"]))
+    distorted = quality.linear_rgb(Image.open(PAIRS_DIR / "plasma_Kite.jpeg80.png"))
+    hybrid = quality.Reference(original, exact_from=2).score(distorted)
+    assert hybrid == pytest.approx(expected["score"], abs=0.2)
+
+
+def test_fast_blur_is_the_reference_filter() -> None:
+    rng = np.random.default_rng(1)
+    planes = rng.random((2, 40, 70), dtype=np.float32)
+    assert np.abs(quality.blur_fast(planes) - quality.blur_exact(planes)).max() < 1e-5
+
+
+def test_more_distortion_scores_lower() -> None:
+    image = photo(size=(96, 80))
+    scores = [
+        quality.score_bytes(encode(image, "PNG"), encode(image, "JPEG", quality=q))
+        for q in (95, 60, 20)
+    ]
+    assert 100 > scores[0] > scores[1] > scores[2]
+
+
+def test_orientation_applied_to_both_sides() -> None:
+    image = photo(size=(96, 64))
+    rotated = encode(image.rotate(-90, expand=True), "JPEG", quality=95, exif=exif_with(8))
+    assert opened(rotated).size == (64, 96)
+    assert quality.score_bytes(encode(image, "PNG"), rotated) > 80
+
+
+def test_size_mismatch_is_refused() -> None:
+    with pytest.raises(ValueError, match="size mismatch"):
+        quality.score_images(photo(size=(64, 64)), photo(size=(64, 48)))
+
+
+def test_transparent_images_take_the_worse_background() -> None:
+    solid = photo("RGBA", size=(64, 64))
+    faded = solid.copy()
+    faded.putalpha(128)
+    assert quality.score_images(solid, faded) < 90
