@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from workflow_support import output, sample, states_entered
+from workflow_support import output, sample, states_entered, story
 
 from imgflow.contract import META_MARKER, META_SOURCE_ETAG
 from imgflow.local.runtime import EmbeddedStack
@@ -68,10 +68,11 @@ def test_concurrent_duplicates_unforced_still_write_one_result(stack):
     stack.upload("dup/chart.png", sample("photos/chart.png"))
     start_duplicates(stack, 3)
     executions = stack.wait()
-    assert [e["status"] for e in executions] == ["SUCCEEDED"] * 4
-    assert sum(stored(e).get("outcome") == "compressed" for e in executions) == 1
-    assert len(stack.notifications()) == 1
-    assert stack.keys(stack.result_bucket) == ["dup/chart.png"]
+    told = story(stack, executions)
+    assert [e["status"] for e in executions] == ["SUCCEEDED"] * 4, told
+    assert sum(stored(e).get("outcome") == "compressed" for e in executions) == 1, told
+    assert len(stack.notifications()) == 1, told
+    assert stack.keys(stack.result_bucket) == ["dup/chart.png"], told
 
 
 def test_concurrent_duplicates_in_place_replace_the_original_once(in_place_stack):

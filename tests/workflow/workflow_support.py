@@ -25,3 +25,13 @@ def states_entered(stack: EmbeddedStack, execution_arn: str) -> list[str]:
 
 def output(description: dict) -> dict:
     return json.loads(description["output"])
+
+
+def story(stack: EmbeddedStack, executions: list[dict]) -> str:
+    """What each execution did, for assertion messages: status, error, path taken."""
+    lines = []
+    for e in sorted(executions, key=lambda e: e["startDate"]):
+        path = " > ".join(states_entered(stack, e["executionArn"]))
+        error = f" {e.get('error')}: {str(e.get('cause'))[:200]}" if e.get("error") else ""
+        lines.append(f"{e['status']}{error} [{path}]")
+    return "\n".join(lines) + f"\ninvocations: {stack.invocations}"

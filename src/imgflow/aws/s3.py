@@ -81,20 +81,8 @@ class S3ObjectStore:
         if_match: str | None = None,
         if_none_match: bool = False,
     ) -> ObjectRef:
-        args: dict[str, Any] = {
-            "Bucket": bucket,
-            "Key": key,
-            "Body": data,
-            "Metadata": dict(metadata),
-            "ServerSideEncryption": "AES256",
-        }
-        if content_type:
-            args["ContentType"] = content_type
-        if if_match:
-            args["IfMatch"] = if_match
-        if if_none_match:
-            args["IfNoneMatch"] = "*"
-        response = self._call("put_object", bucket, key, **args)
+        args = _destination(bucket, key, metadata, content_type, if_match, if_none_match)
+        response = self._call("put_object", bucket, key, Body=data, **args)
         return _ref(bucket, key, response, size=len(data))
 
     def copy(
@@ -109,22 +97,15 @@ class S3ObjectStore:
         if_none_match: bool = False,
     ) -> ObjectRef:
         copy_source = _version({"Bucket": source.bucket, "Key": source.key}, source.version_id)
-        args: dict[str, Any] = {
-            "CopySource": copy_source,
-            "Bucket": bucket,
-            "Key": key,
-            "Metadata": dict(metadata),
-            "MetadataDirective": "REPLACE",
-            "ServerSideEncryption": "AES256",
-        }
-        if content_type:
-            args["ContentType"] = content_type
-        # Conditions on the destination object (S3 conditional copy).
-        if if_match:
-            args["IfMatch"] = if_match
-        if if_none_match:
-            args["IfNoneMatch"] = "*"
-        response = self._call("copy_object", source.bucket, source.key, **args)
+        args = _destination(bucket, key, metadata, content_type, if_match, if_none_match)
+        response = self._call(
+            "copy_object",
+            source.bucket,
+            source.key,
+            CopySource=copy_source,
+            MetadataDirective="REPLACE",
+            **args,
+        )
         result = response.get("CopyObjectResult", {})
         return ObjectRef(
             bucket=bucket,
@@ -146,6 +127,31 @@ class S3ObjectStore:
             raise _translate(exc, bucket, key) from exc
         except (ConnectionError, ReadTimeoutError) as exc:
             raise TransientError(f"S3 unreachable for s3://{bucket}/{key}: {exc}") from exc
+
+
+def _destination(
+    bucket: str,
+    key: str,
+    metadata: Mapping[str, str],
+    content_type: str | None,
+    if_match: str | None,
+    if_none_match: bool,
+) -> dict[str, Any]:
+    """What PutObject and CopyObject share: the target, its metadata, its conditions."""
+    args: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "Metadata": dict(metadata),
+        "ServerSideEncryption": "AES256",
+    }
+    if content_type:
+        args["ContentType"] = content_type
+    # Conditions on the destination object (S3 conditional writes).
+    if if_match:
+        args["IfMatch"] = if_match
+    if if_none_match:
+        args["IfNoneMatch"] = "*"
+    return args
 
 
 def _version(args: dict[str, Any], version_id: str | None) -> dict[str, Any]:
