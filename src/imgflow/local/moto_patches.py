@@ -238,6 +238,7 @@ def apply() -> None:
         _patch_s3_eventbridge_event_shape()
         _patch_retry_sleep()
         _patch_s3_conditional_writes()
+        _patch_thread_safe_asl_parsing()
         _applied = True
 
 
@@ -735,3 +736,33 @@ def _patch_s3_conditional_writes() -> None:
     copy_object.__wrapped__ = original_copy  # type: ignore[attr-defined]
     S3Response.put_object = put_object  # type: ignore[method-assign]
     S3Response.copy_object = copy_object  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 7. ASL parsing: one definition at a time
+# ---------------------------------------------------------------------------
+
+_parse_lock = threading.Lock()
+
+
+def _patch_thread_safe_asl_parsing() -> None:
+    """Why: every execution parses its definition in its own thread, and moto's
+    Preprocessor keeps its query-language scope stack in a class-level list
+    (``Preprocessor._query_language_per_scope``) shared by all instances.
+    Executions starting together corrupt it; the loser's thread dies with an
+    IndexError before its first event, and its execution stays RUNNING forever.
+    Parsing takes milliseconds, so it is serialised.
+    """
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    original = AmazonStateLanguageParser.parse
+    if getattr(original, "_imgflow_serialised", False):
+        return
+
+    def parse(definition: str) -> Any:
+        with _parse_lock:
+            return original(definition)
+
+    parse._imgflow_serialised = True  # type: ignore[attr-defined]
+    parse.__wrapped__ = original  # type: ignore[attr-defined]
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from typing import Any
 
 import boto3
 
+from imgflow.aws import telemetry
 from imgflow.local import moto_patches
 from imgflow.local.template import REGION, FunctionSpec, StackSpec, read_stack
 
@@ -88,6 +90,8 @@ class EmbeddedStack:
         # The interpreter logs every Fail state and caught error at ERROR level;
         # failures are reported through the executions instead.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        # Metrics are off locally and cleared after every invocation (see invoke).
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._set_env(self._env)
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
@@ -199,6 +203,10 @@ class EmbeddedStack:
             except BaseException as exc:
                 self.invocations.append((logical, type(exc).__name__))
                 raise
+            finally:
+                # Metrics are off locally, and then Powertools never clears them:
+                # after 100 it would print them all to stdout.
+                telemetry.metrics.clear_metrics()
             self.invocations.append((logical, "ok"))
             return result
 

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,7 +24,9 @@ from moto import mock_aws
 
 from imgflow.local import moto_patches
 from imgflow.local.moto_patches import LambdaServiceFault, wait_for_execution
+from imgflow.local.template import read_stack
 
+REPO = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"
@@ -832,3 +835,48 @@ def test_concurrent_create_only_puts_let_exactly_one_win(aws):
         thread.join()
     assert outcomes.count("won") == 1
     assert set(outcomes) - {"won"} == {"PreconditionFailed"}
+
+
+# --------------------------------------------------------------------------- ASL parsing
+
+
+def test_concurrent_parsing_of_the_real_definition_never_fails():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    moto_patches.apply()
+    definition = read_stack(REPO / "template.yaml").state_machine.definition
+    start = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def parse_many() -> None:
+        start.wait()
+        for _ in range(15):
+            try:
+                AmazonStateLanguageParser.parse(definition)
+            except BaseException as exc:  # the bug killed threads with IndexError
+                failures.append(exc)
+
+    threads = [threading.Thread(target=parse_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    # The shared class-level stack the patch guards is left balanced.
+    assert Preprocessor._query_language_per_scope == []
+
+
+def test_parse_is_serialised_by_the_patch():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    moto_patches.apply()
+    assert getattr(AmazonStateLanguageParser.parse, "_imgflow_serialised", False)
+
+
+def test_the_reason_for_serialised_parsing_still_holds():
+    # Every Preprocessor shares one scope stack (a class-level list): the race.
+    # If moto makes it per instance, the parse lock can go.
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    assert Preprocessor()._query_language_per_scope is Preprocessor()._query_language_per_scope
