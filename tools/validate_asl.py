@@ -37,25 +37,26 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
+# Suffix of a substitution key -> the ARN (or name) shape it stands for.
+_PLAUSIBLE = (
+    ("FunctionArn", "arn:aws:lambda:{region}:{account}:function:imgflow-{base}"),
+    ("TopicArn", "arn:aws:sns:{region}:{account}:imgflow-{base}"),
+    ("QueueArn", "arn:aws:sqs:{region}:{account}:imgflow-{base}"),
+    ("StateMachineArn", "arn:aws:states:{region}:{account}:stateMachine:imgflow-{base}"),
+    ("TableArn", "arn:aws:dynamodb:{region}:{account}:table/imgflow-{base}"),
+    ("BucketArn", "arn:aws:s3:::imgflow-{lower}"),
+    ("Arn", "arn:aws:lambda:{region}:{account}:function:imgflow-{base}"),
+    ("Name", "imgflow-{lower}"),
+)
+
+
 def plausible_value(name: str) -> str:
     """A value of the right shape for a DefinitionSubstitutions key."""
-    base = re.sub(r"(Arn|ARN)$", "", name)
-    if name.endswith(("FunctionArn", "FunctionARN")):
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:imgflow-{base}"
-    if name.endswith(("TopicArn", "TopicARN")):
-        return f"arn:aws:sns:{REGION}:{ACCOUNT}:imgflow-{base}"
-    if name.endswith(("QueueArn", "QueueARN")):
-        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:imgflow-{base}"
-    if name.endswith(("StateMachineArn", "StateMachineARN")):
-        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:imgflow-{base}"
-    if name.endswith(("TableArn", "TableARN")):
-        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/imgflow-{base}"
-    if name.endswith(("BucketArn", "BucketARN")):
-        return f"arn:aws:s3:::imgflow-{base.lower()}"
-    if name.endswith(("Arn", "ARN")):
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:imgflow-{base}"
-    if name.endswith("Name"):
-        return f"imgflow-{base.lower()}"
+    normalised = re.sub(r"ARN$", "Arn", name)
+    base = re.sub(r"Arn$", "", normalised)
+    for suffix, shape in _PLAUSIBLE:
+        if normalised.endswith(suffix):
+            return shape.format(region=REGION, account=ACCOUNT, base=base, lower=base.lower())
     return f"imgflow-{name.lower()}"
 
 

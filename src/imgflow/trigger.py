@@ -37,18 +37,9 @@ def source_from_event(event: Any) -> ObjectRef:
 
 def _from_eventbridge(detail: dict[str, Any]) -> ObjectRef:
     try:
-        bucket = detail["bucket"]["name"]
-        obj = detail["object"]
-        key = unquote_plus(obj["key"])
+        return _object_ref(detail["bucket"]["name"], detail["object"], "etag", "version-id")
     except (KeyError, TypeError) as exc:
         raise InvalidEventError(f"EventBridge S3 event lacks {exc}") from exc
-    return ObjectRef(
-        bucket=bucket,
-        key=key,
-        etag=_etag(obj.get("etag")),
-        version_id=obj.get("version-id"),
-        size=_size(obj.get("size")),
-    )
 
 
 def _from_records(records: list[Any]) -> ObjectRef:
@@ -57,23 +48,18 @@ def _from_records(records: list[Any]) -> ObjectRef:
         raise InvalidEventError(f"expected exactly one S3 record, got {len(records)}")
     try:
         s3 = records[0]["s3"]
-        bucket = s3["bucket"]["name"]
-        obj = s3["object"]
-        key = unquote_plus(obj["key"])
+        return _object_ref(s3["bucket"]["name"], s3["object"], "eTag", "versionId")
     except (KeyError, TypeError) as exc:
         raise InvalidEventError(f"S3 notification record lacks {exc}") from exc
+
+
+def _object_ref(bucket: str, obj: dict[str, Any], etag_field: str, version_field: str) -> ObjectRef:
+    """The ObjectRef of an S3 event's object; the only place a key is URL-decoded."""
+    etag = obj.get(etag_field) or obj.get("etag")
     return ObjectRef(
         bucket=bucket,
-        key=key,
-        etag=_etag(obj.get("eTag") or obj.get("etag")),
-        version_id=obj.get("versionId"),
-        size=_size(obj.get("size")),
+        key=unquote_plus(obj["key"]),
+        etag=str(etag).strip('"') if etag else None,
+        version_id=obj.get(version_field),
+        size=int(obj["size"]) if obj.get("size") is not None else None,
     )
-
-
-def _etag(value: Any) -> str | None:
-    return str(value).strip('"') if value else None
-
-
-def _size(value: Any) -> int | None:
-    return int(value) if value is not None else None

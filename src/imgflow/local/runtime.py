@@ -22,8 +22,7 @@ import time
 import uuid
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -346,14 +345,6 @@ class EmbeddedStack:
         return [
             o["Key"] for page in paginator.paginate(Bucket=bucket) for o in page.get("Contents", [])
         ]
-
-
-@contextmanager
-def embedded_stack(
-    parameters: dict[str, str] | None = None, template: Path | None = None
-) -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(template, parameters) as stack:
-        yield stack
 
 
 def _placeholder_zip() -> bytes:
