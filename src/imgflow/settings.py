@@ -40,7 +40,7 @@ class Settings:
     topic_arn: str = ""
     in_place: bool = False
     staging_prefix: str = "_imgflow-staging/"
-    mode: CompressionMode = CompressionMode.LOSSLESS
+    mode: CompressionMode = CompressionMode.LOSSY
     quality_target: float = 85.0
     metadata_policy: MetadataPolicy = MetadataPolicy.KEEP
     limits: Limits = Limits()
@@ -57,7 +57,7 @@ class Settings:
                 topic_arn=env.get("TOPIC_ARN", ""),
                 in_place=_flag(env.get("IN_PLACE", "false"), "IN_PLACE"),
                 staging_prefix=env.get("STAGING_PREFIX", cls.staging_prefix),
-                mode=CompressionMode(env.get("COMPRESSION_MODE", "lossless")),
+                mode=CompressionMode(env.get("COMPRESSION_MODE", "lossy")),
                 quality_target=float(env.get("QUALITY_TARGET", "85")),
                 metadata_policy=MetadataPolicy(env.get("METADATA_POLICY", "keep")),
                 limits=Limits(

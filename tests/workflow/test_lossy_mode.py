@@ -1,4 +1,4 @@
-"""CompressionMode=lossy through the real workflow: smaller, and never below the target."""
+"""The default mode (lossy) through the real workflow: smaller, and never below the target."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from imgflow.imaging.quality import score_bytes
 from imgflow.local.runtime import EmbeddedStack
 
 
-def test_lossy_mode_stores_a_smaller_jpeg_that_meets_the_quality_target(repo):
+def test_default_mode_stores_a_smaller_jpeg_that_meets_the_quality_target(repo):
     original = sample("photos/harbour.jpg")
-    parameters = {"CompressionMode": "lossy", "QualityTarget": "85"}
-    with EmbeddedStack(repo / "template.yaml", parameters) as stack:
+    with EmbeddedStack(repo / "template.yaml") as stack:  # the template's defaults: lossy, 85
         stack.upload("harbour.jpg", original)
         (execution,) = stack.wait()
         assert execution["status"] == "SUCCEEDED"
         result = stack.read(stack.result_bucket, "harbour.jpg")
-    with EmbeddedStack(repo / "template.yaml") as lossless_stack:
+    with EmbeddedStack(repo / "template.yaml", {"CompressionMode": "lossless"}) as lossless_stack:
         lossless_stack.upload("harbour.jpg", original)
         lossless_stack.wait()
         lossless = lossless_stack.read(lossless_stack.result_bucket, "harbour.jpg")

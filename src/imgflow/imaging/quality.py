@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 NUM_SCALES = 6
 _F32, _F64 = np.float32, np.float64
 _C2 = _F32(0.0009)
-_TILE = 64
+_TILE = 32
 
 # Weights of the 108 norms, in the reference's order: channel (X, Y, B),
 # scale (1:1 .. 1:32), norm (1, 4), map (SSIM', ringing, blurring). The
@@ -144,24 +144,29 @@ _KT = np.ascontiguousarray(_K.T)
 def blur_fast(planes: np.ndarray) -> np.ndarray:
     """The reference's filter (zero outside) on planes (n, h, w) as tiled float32 GEMMs.
 
-    Each 64-wide output tile is the input tile plus an R-wide halo times a
-    banded (64 + 2R) x 64 matrix: BLAS does the arithmetic, numpy the loop.
+    Each 32-wide output tile is the input tile plus an R-wide halo times a
+    banded (32 + 2R) x 32 matrix: BLAS does the arithmetic, numpy the loop.
     """
-    n, h, w = planes.shape
+    return np.stack([_blur_plane(plane) for plane in planes])
+
+
+def _blur_plane(plane: np.ndarray) -> np.ndarray:
+    """``blur_fast`` of one (h, w) plane. Planes go one at a time: stacked, the
+    transposes fall out of cache and a 3-plane call costs up to 1.5x three
+    1-plane calls."""
+    h, w = plane.shape
     r, t = RADIUS, _TILE
     tw, th = -(-w // t), -(-h // t)
-    rows = np.zeros((n * h, tw * t + 2 * r), dtype=_F32)
-    rows[:, r : r + w] = planes.reshape(n * h, w)
-    across = np.empty((n * h, tw * t), dtype=_F32)
+    rows = np.zeros((h, tw * t + 2 * r), dtype=_F32)
+    rows[:, r : r + w] = plane
+    cols = np.zeros((th * t + 2 * r, tw * t), dtype=_F32)
+    across = cols[r : r + h]
     for j in range(tw):
         np.matmul(rows[:, j * t : j * t + t + 2 * r], _K, out=across[:, j * t : (j + 1) * t])
-    cols = np.zeros((th * t + 2 * r, n, w), dtype=_F32)
-    cols[r : r + h] = across[:, :w].reshape(n, h, w).transpose(1, 0, 2)
-    cols = cols.reshape(th * t + 2 * r, n * w)
-    down = np.empty((th * t, n * w), dtype=_F32)
+    down = np.empty((th * t, tw * t), dtype=_F32)
     for i in range(th):
         np.matmul(_KT, cols[i * t : i * t + t + 2 * r], out=down[i * t : (i + 1) * t])
-    return down[:h].reshape(h, n, w).transpose(1, 0, 2)
+    return down[:h, :w]
 
 
 def blur_exact(planes: np.ndarray) -> np.ndarray:
@@ -372,10 +377,8 @@ def linear_rgb(image: Image.Image, background: float = 0.5, *, orient: bool = Tr
         ).astype(_F32)
         return np.ascontiguousarray(linear.transpose(2, 0, 1))
     rgb = np.asarray(image.convert("RGB"))
-    planes = np.empty((3, *rgb.shape[:2]), dtype=_F32)
-    for c in range(3):
-        np.take(_LINEAR, rgb[..., c], out=planes[c])
-    return planes
+    # Planar bytes first: a lookup on contiguous uint8 is twice as fast as on strided views.
+    return _LINEAR[np.ascontiguousarray(rgb.transpose(2, 0, 1))]
 
 
 def has_alpha(image: Image.Image) -> bool:
@@ -386,11 +389,14 @@ def has_alpha(image: Image.Image) -> bool:
 
 @dataclass
 class _Scale:
-    xyb: np.ndarray
-    mu: np.ndarray
-    sigma_sq: np.ndarray | None  # only the channels whose SSIM' map is weighted
+    """The original's side of one scale: what ``score`` needs that no candidate changes."""
+
+    xyb: np.ndarray  # only the SSIM' channels are read
+    mu: dict[int, np.ndarray]  # blurred means of the SSIM' channels
+    variance: dict[int, np.ndarray]  # sigma^2 - mu^2 of the SSIM' channels, in float32
     ssim_channels: tuple[int, ...]
     used: tuple[int, ...]  # channels with any weight at this scale (mu is computed for these)
+    edges: dict[int, np.ndarray]  # 1 + |xyb - mu| for channels with edge-map weights
 
 
 class Reference:
@@ -428,10 +434,17 @@ class Reference:
             w = self.weights[:, scale]
             ssim = tuple(c for c in range(3) if w[c, :, 0].any())
             used = tuple(c for c in range(3) if w[c].any())
-            mu = np.zeros_like(xyb)
-            mu[list(used)] = self._blur(scale, xyb[list(used)])
-            sigma = self._blur(scale, xyb[list(ssim)] * xyb[list(ssim)]) if ssim else None
-            self.scales.append(_Scale(xyb, mu, sigma, ssim, used))
+            planes = [xyb[c] for c in used] + [xyb[c] * xyb[c] for c in ssim]
+            blurred = self._blur_all(scale, planes)
+            mu = dict(zip(used, blurred, strict=False))
+            sigmas = blurred[len(used) :]
+            variance = {c: s11 - mu[c] * mu[c] for c, s11 in zip(ssim, sigmas, strict=True)}
+            edges = {
+                c: 1.0 + np.abs(xyb[c] - mu[c]).astype(self._wide(scale))
+                for c in range(3)
+                if w[c, :, 1:].any()
+            }
+            self.scales.append(_Scale(xyb, mu, variance, ssim, used, edges))
 
     @classmethod
     def from_image(cls, image: Image.Image, *, exact: bool = True) -> Reference:
@@ -439,6 +452,17 @@ class Reference:
 
     def _blur(self, scale: int, planes: np.ndarray) -> np.ndarray:
         return blur_exact(planes) if scale >= self.exact_from else blur_fast(planes)
+
+    def _wide(self, scale: int) -> type:
+        """The reference keeps the maps' quotients in double; the fast path stays in float32."""
+        return _F64 if scale >= self.exact_from else _F32
+
+    def _blur_all(self, scale: int, planes: list[np.ndarray]) -> list[np.ndarray]:
+        """Each plane blurred on its own. The exact blur takes them stacked: its
+        loop runs per row and per column, so one call for all halves the loop."""
+        if scale >= self.exact_from:
+            return list(blur_exact(np.stack(planes)))
+        return [_blur_plane(plane) for plane in planes]
 
     def _xyb(self, scale: int, linear: np.ndarray) -> np.ndarray:
         if scale >= self.exact_from:
@@ -457,43 +481,58 @@ class Reference:
         for index, ref in enumerate(self.scales):
             if index:
                 linear = _downsample(linear)
-            xyb = self._xyb(index, linear)
-            mu = np.zeros_like(xyb)
-            mu[list(ref.used)] = self._blur(index, xyb[list(ref.used)])
-            total += self._scale_sum(index, ref, xyb, mu)
+            total += self._scale_sum(index, ref, self._xyb(index, linear))
         return _final(total)
 
-    def _scale_sum(self, scale: int, ref: _Scale, xyb: np.ndarray, mu: np.ndarray) -> float:
+    def _scale_sum(self, scale: int, ref: _Scale, xyb: np.ndarray) -> float:
+        """The weighted norms of one scale's maps, in the reference's order of operations.
+
+        Temporaries are reused in place: at the full-size scale each map
+        operation is a pass over megapixels, and allocations cost as much as
+        the arithmetic.
+        """
         total = 0.0
         w = self.weights[:, scale]
-        # The reference keeps these quotients in double; the fast path in float32.
-        wide = _F64 if scale >= self.exact_from else _F32
-        if ref.ssim_channels:
-            ch = list(ref.ssim_channels)
-            k = len(ch)
-            sigmas = self._blur(scale, np.concatenate([xyb[ch] * xyb[ch], ref.xyb[ch] * xyb[ch]]))
-            s22, s12 = sigmas[:k], sigmas[k:]
-            m1, m2 = ref.mu[ch], mu[ch]
-            mu12 = m1 * m2
-            num_m = _F32(1.0) - (m1 - m2) * (m1 - m2)
-            num_s = _F32(2) * (s12 - mu12) + _C2
-            denom_s = (ref.sigma_sq - m1 * m1) + (s22 - m2 * m2) + _C2
-            d = np.maximum(1.0 - ((num_m * num_s) / denom_s).astype(wide), 0.0)
-            for i, c in enumerate(ch):
-                mean, norm4 = _norms(d[i])
-                total += w[c, 0, 0] * mean + w[c, 1, 0] * norm4
-        for c in range(3):
-            if not w[c, :, 1:].any():
-                continue
-            ratio = (1.0 + np.abs(xyb[c] - mu[c]).astype(wide)) / (
-                1.0 + np.abs(ref.xyb[c] - ref.mu[c]).astype(wide)
-            )
-            d1 = ratio - 1.0
+        wide = self._wide(scale)
+        ch, k = ref.ssim_channels, len(ref.ssim_channels)
+        planes = [xyb[c] for c in ref.used]
+        planes += [xyb[c] * xyb[c] for c in ch] + [ref.xyb[c] * xyb[c] for c in ch]
+        blurred = self._blur_all(scale, planes)
+        mu = dict(zip(ref.used, blurred, strict=False))
+        for i, c in enumerate(ch):
+            s22, s12 = blurred[len(ref.used) + i], blurred[len(ref.used) + k + i]
+            m1, m2 = ref.mu[c], mu[c]
+            # num_s = 2 * (s12 - m1 * m2) + C2
+            s12 -= m1 * m2
+            s12 *= _F32(2)
+            s12 += _C2
+            # num_m = 1 - (m1 - m2)^2
+            num_m = m1 - m2
+            np.square(num_m, out=num_m)
+            np.subtract(_F32(1.0), num_m, out=num_m)
+            # denom_s = (sigma11 - m1^2) + (s22 - m2^2) + C2
+            np.subtract(s22, np.square(m2), out=s22)
+            np.add(ref.variance[c], s22, out=s22)
+            s22 += _C2
+            num_m *= s12
+            num_m /= s22
+            d = num_m.astype(wide, copy=False)
+            np.subtract(1.0, d, out=d)
+            np.maximum(d, 0.0, out=d)
+            mean, norm4 = _norms(d)
+            total += w[c, 0, 0] * mean + w[c, 1, 0] * norm4
+        for c, ref_edge in ref.edges.items():
+            # ratio - 1 = (1 + |xyb - mu|) / (1 + |ref.xyb - ref.mu|) - 1
+            d1 = np.abs(np.subtract(xyb[c], mu[c])).astype(wide, copy=False)
+            d1 += 1.0
+            d1 /= ref_edge
+            d1 -= 1.0
             if w[c, :, 1].any():
                 mean, norm4 = _norms(np.maximum(d1, 0.0))
                 total += w[c, 0, 1] * mean + w[c, 1, 1] * norm4
             if w[c, :, 2].any():
-                mean, norm4 = _norms(np.maximum(-d1, 0.0))
+                np.negative(d1, out=d1)
+                mean, norm4 = _norms(np.maximum(d1, 0.0, out=d1))
                 total += w[c, 0, 2] * mean + w[c, 1, 2] * norm4
         return total
 

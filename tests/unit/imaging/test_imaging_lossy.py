@@ -87,6 +87,55 @@ def test_search_never_scores_candidates_that_cannot_win() -> None:
     assert found.evaluations == sum(c.score is not None for c in found.tried)
 
 
+def test_search_entropy_optimises_only_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    optimize = lossy.mozjpeg.optimize
+
+    def counted(data: bytes, **options) -> bytes:
+        calls.append(len(data))
+        return optimize(data, **options)
+
+    data = encode(photo(size=(192, 128), seed=7), "JPEG", quality=96)
+    baseline = len(jpeg.optimize_lossless(data))
+    monkeypatch.setattr(lossy.mozjpeg, "optimize", counted)
+    found = lossy.search(data, 85.0, baseline_size=baseline)
+    passing = [c for c in found.tried if c.score is not None and c.score >= 85.1]
+    assert len(passing) >= 2  # several passed, ...
+    assert len(calls) == len({c.family for c in passing})  # ... one optimisation per family
+    assert opened(found.data).info.get("progressive")  # mozjpeg's progressive re-coding
+
+
+@pytest.mark.parametrize(("source_quality", "requant"), [(75, True), (90, False)])
+def test_requantisation_is_tried_only_below_quality_83(source_quality: int, requant: bool) -> None:
+    data = encode(photo(size=(192, 128), seed=8), "JPEG", quality=source_quality)
+    found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
+    assert any(c.family == "requant" for c in found.tried) is requant
+    assert any(c.family == "jpegli" for c in found.tried)
+
+
+class _Curve(lossy._Search):
+    """The search policy over a known score curve (no encoding, no scoring)."""
+
+    def __init__(self, scores: list[float], target: float) -> None:
+        self.curve, self.target, self.probed = scores, target, []
+        self.baseline_size, self.leaders, self.tried, self.evaluations = 10**9, {}, [], 0
+
+    def probe(self, family: str, param: float, encode) -> bool:
+        self.probed.append(int(param))
+        self.tried.append(lossy.Candidate(family, param, b"", self.curve[int(param)]))
+        return self.curve[int(param)] >= self.target
+
+
+def test_search_reaches_the_boundary_of_a_flat_curve_within_its_budget() -> None:
+    # Score falls 0.5 per step (half the typical slope) and passes down to index 5:
+    # steps of the typical slope alone stop at index 4 when the budget runs out.
+    scores = [88.0 - 0.5 * i for i in range(30)]
+    run = _Curve(scores, target=85.1)
+    run.seek("jpegli", list(range(30)), 0, None, budget=4, slope=1.0)
+    assert len(run.probed) <= 4
+    assert max(i for i in run.probed if scores[i] >= 85.1) == 5, run.probed
+
+
 def test_quality_estimate_from_tables() -> None:
     for q in (50, 75, 90):
         image = opened(encode(photo(size=(64, 64)), "JPEG", quality=q))
