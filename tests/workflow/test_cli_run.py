@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from imgflow.cli import main
@@ -41,6 +44,24 @@ def test_run_accounts_for_every_image_and_writes_the_contract(tmp_path, capsys):
     ]
     table = capsys.readouterr().out
     assert "photos/harbour.jpg" in table and "report.json" in table
+
+
+def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):
+    # A fresh process, as a user runs it: the handlers' logs must stay quiet.
+    imgflow = Path(sys.executable).parent / "imgflow"
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    shutil.copy(REPO / "samples/photos/icon.png", samples / "icon.png")
+    shutil.copy(REPO / "samples/broken/truncated.jpg", samples / "truncated.jpg")
+    command = [imgflow, "run", samples, "--out", tmp_path / "out"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["key", "outcome", "bytes", "in", "bytes", "out", "saved"], lines
+    assert not [line for line in lines if line.startswith("{")], "no log lines on stdout"
+    assert [line for line in done.stderr.splitlines() if line] == [
+        line for line in done.stderr.splitlines() if "executions finished" in line
+    ], done.stderr
 
 
 def test_run_names_a_missing_input(tmp_path, capsys):

@@ -92,6 +92,10 @@ class EmbeddedStack:
         # Metrics are off locally and cleared after every invocation (see invoke).
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._set_env(self._env)
+        # The handlers share one Powertools Logger, created when ``telemetry`` was
+        # first imported (by this module, under the caller's environment, so at
+        # INFO): set its level here, or every event is printed to stdout.
+        telemetry.logger.setLevel(self._env["POWERTOOLS_LOG_LEVEL"])
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         try:
