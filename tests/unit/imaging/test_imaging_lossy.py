@@ -53,8 +53,19 @@ def test_lossy_grayscale_stays_grayscale() -> None:
     data = encode(photo("L", size=(200, 150)), "JPEG", quality=95)
     result = run(data)
     assert result.outcome is Outcome.COMPRESSED
+    assert result.method.startswith("jpeg-jpegli")  # jpegli, though pyjpegli takes RGB only
     assert opened(result.data).mode == "L"
     assert quality.score_bytes(data, result.data) >= 85.0
+
+
+def test_grayscale_jpegli_keeps_the_luma_of_the_colour_encoding() -> None:
+    grey = photo("L", size=(200, 152))
+    colour = lossy.pyjpegli.encode(grey.convert("RGB").tobytes(), 200, 152, 80)
+    luma = lossy._luma_only(colour)
+    assert opened(luma).mode == "L"
+    assert list(opened(luma).quantization[0]) == list(opened(colour).quantization[0])
+    assert len(luma) < len(colour)  # no chroma
+    assert quality.score_bytes(colour, luma) > 95  # the same picture
 
 
 def test_lossy_cmyk_takes_the_lossless_path() -> None:
