@@ -8,7 +8,8 @@ tried whatever the source quality), with the search's own metric, and
 prints, per file and in total, the bytes saved by:
 
 - search: ``lossy.search`` as the product runs it (target + its margin);
-- naive:  jpegli quality bisected in 1..100 for the target, as in the benchmark;
+- naive:  jpegli quality bisected in 1..100 for the target, as in the benchmark
+          (a grey source encoded in colour, as the benchmark's naive search does);
 - best:   the smallest file among all the settings above that scores at
           least target + margin: the most any search over these families
           could reach.
@@ -51,25 +52,27 @@ def measure(job: tuple[str, float]) -> dict:
     linear = quality.linear_rgb(image, orient=False)
     reference = quality.Reference(linear, exact_from=lossy.EXACT_FROM)
     baseline = len(jpeg.optimize_lossless(data))
-    points: dict[str, dict[str, list[float]]] = {"jpegli": {}, "requant": {}}
-    families = [("requant", lossy._requant_encoder(image, tables, sampling), lossy.REQUANT_SCALES)]
-    # pyjpegli takes RGB only: a grayscale source is converted, as the naive search does
-    # (the product keeps grayscale JPEGs grayscale, so ``best`` leaves these points out).
-    families.append(("jpegli", lossy._jpegli_encoder(image.convert("RGB")), JPEGLI_QUALITIES))
+    points: dict[str, dict[str, list[float]]] = {}
+    families = [
+        ("requant", lossy._requant_encoder(image, tables, sampling), lossy.REQUANT_SCALES),
+        ("jpegli", lossy._jpegli_encoder(image), JPEGLI_QUALITIES),  # grey stays grey
+    ]
+    if image.mode == "L":  # the naive search encodes a grey source in colour
+        colour = lossy._jpegli_encoder(image.convert("RGB"))
+        families.append(("jpegli-colour", colour, JPEGLI_QUALITIES))
     for family, (_, _, encode), settings in families:
         for setting in settings:
             raw = encode(setting)
             with Image.open(io.BytesIO(raw)) as decoded:
                 score = reference.score(quality.linear_rgb(decoded, orient=False))
             optimised = min(len(lossy.mozjpeg.optimize(raw)), len(raw))
-            points[family][f"{setting:g}"] = [optimised, score]
+            points.setdefault(family, {})[f"{setting:g}"] = [optimised, score]
     found = lossy.search(data, target, baseline_size=baseline)
     return {
         "file": Path(path).name,
         "bytes": len(data),
         "baseline": baseline,
         "source_quality": jpeg.estimate_quality(tables[0]),
-        "grayscale": image.mode == "L",
         "search": len(found.data) if found.data else baseline,
         "search_method": found.method or "jpeg-lossless",
         "evaluations": found.evaluations,
@@ -79,7 +82,7 @@ def measure(job: tuple[str, float]) -> dict:
 
 def naive(record: dict, target: float) -> int:
     """The benchmark's naive bisection over the measured jpegli points (kept original if none)."""
-    jpegli = record["points"]["jpegli"]
+    jpegli = record["points"].get("jpegli-colour") or record["points"]["jpegli"]
     low, high, best = 1, 100, None
     while low <= high:
         middle = (low + high) // 2
@@ -97,9 +100,8 @@ def naive(record: dict, target: float) -> int:
 def best(record: dict, target: float) -> int:
     sizes = [record["baseline"], record["bytes"]]
     for family, points in record["points"].items():
-        if family == "jpegli" and record.get("grayscale"):
-            continue  # a colour JPEG is not a result for a grayscale source
-        sizes += [size for size, score in points.values() if score >= target]
+        if family != "jpegli-colour":  # a colour JPEG is no result for a grey source
+            sizes += [size for size, score in points.values() if score >= target]
     return min(sizes)
 
 
