@@ -78,6 +78,9 @@ class Candidate:
     score: float | None  # None: never scored (could not beat the best so far)
     optimised: bool = False
 
+    def __post_init__(self) -> None:
+        self.encoded_size = len(self.data)  # before optimisation: comparable within a family
+
 
 @dataclass
 class SearchResult:
@@ -124,7 +127,7 @@ class _Search:
         if candidate.score < self.target:
             return False
         leader = self.leaders.get(family)
-        if leader is None or len(raw) < len(leader.data):
+        if leader is None or len(raw) < leader.encoded_size:
             self.leaders[family] = candidate  # same encoder: smaller stays smaller once optimised
         return True
 

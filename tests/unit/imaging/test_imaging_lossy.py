@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from imaging_samples import encode, exif_with, opened, photo
 from PIL import ImageCms
@@ -114,6 +116,20 @@ def test_search_entropy_optimises_only_the_winner(monkeypatch: pytest.MonkeyPatc
     assert len(passing) >= 2  # several passed, ...
     assert len(calls) == len({c.family for c in passing})  # ... one optimisation per family
     assert opened(found.data).info.get("progressive")  # mozjpeg's progressive re-coding
+
+
+def test_a_smaller_encoding_replaces_a_leader_already_optimised(monkeypatch) -> None:
+    image = photo(size=(64, 64))
+    big, smaller = encode(image, "JPEG", quality=95), encode(image, "JPEG", quality=93)
+    run = lossy._Search(image, 85.0, baseline_size=10**9)
+    run.reference = SimpleNamespace(score=lambda linear: 90.0)  # everything passes
+    monkeypatch.setattr(lossy.mozjpeg, "optimize", lambda data: data[: len(data) * 8 // 10])
+    assert run.probe("requant", 1.0, lambda _: big)
+    assert run.best().data == big[: len(big) * 8 // 10]  # the leader is now optimised
+    # Smaller than the leader's encoding, larger than its optimised bytes: still better.
+    assert len(big) * 8 // 10 < len(smaller) < len(big)
+    assert run.probe("requant", 1.05, lambda _: smaller)
+    assert run.best().param == 1.05
 
 
 @pytest.mark.parametrize(("source_quality", "requant"), [(75, True), (90, False)])
