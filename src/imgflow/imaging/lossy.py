@@ -60,6 +60,9 @@ REQUANT_BELOW = 83
 # LEAP times the step the typical slope suggests (jpegli's score is flat over
 # 78-85 on low-quality sources, so the slope alone stops short of the boundary).
 LEAP = 2
+# Scored candidates per family, in search order (requantisation first when it
+# runs): at most 9 evaluations per image; jpegli alone gets 5.
+BUDGETS = (5, 4)
 # Typical score points lost per step towards smaller files, measured on photographs
 # near a score of 85: one jpegli quality, or +0.05 on the requantisation factor.
 _SLOPE = {"jpegli": 1.0, "requant": 0.6}
@@ -247,7 +250,7 @@ def search(
         if tables and source_quality < REQUANT_BELOW:
             families.append(("requant", _requant_encoder(image, tables, sampling)))
         families.append(("jpegli", _jpegli_encoder(image)))
-        for budget, (family, (values, start, encode)) in zip((5, 4), families, strict=False):
+        for budget, (family, (values, start, encode)) in zip(BUDGETS, families, strict=False):
             first = start(source_quality, target)
             run.seek(family, values, first, encode, budget, _SLOPE[family])
     best = run.best()
