@@ -450,9 +450,6 @@ class Reference:
     def from_image(cls, image: Image.Image, *, exact: bool = True) -> Reference:
         return cls(linear_rgb(image), exact=exact)
 
-    def _blur(self, scale: int, planes: np.ndarray) -> np.ndarray:
-        return blur_exact(planes) if scale >= self.exact_from else blur_fast(planes)
-
     def _wide(self, scale: int) -> type:
         """The reference keeps the maps' quotients in double; the fast path stays in float32."""
         return _F64 if scale >= self.exact_from else _F32
