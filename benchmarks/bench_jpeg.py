@@ -31,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, before numpy loa
 import argparse
 import io
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -62,6 +63,7 @@ class Row:
     bytes_out: int
     score: float
     seconds: float
+    peak_mb_per_mp: float  # the method's peak RSS above the process's, per megapixel
     exact_score: float | None = None
 
 
@@ -124,32 +126,37 @@ METHODS: dict[str, Callable[[bytes, float], bytes]] = {
 }
 
 
-def measure(job: tuple[str, float, bool]) -> list[Row]:
-    """Every method on one file (runs in a worker process)."""
-    path, target, exact = job
+def measure(job: tuple[str, str, float, bool]) -> Row:
+    """One method on one file, in a fresh worker process (so its peak memory is its own)."""
+    path, method, target, exact = job
     data = Path(path).read_bytes()
+    base = _peak_rss_mb()
+    started = time.process_time()
+    output = METHODS[method](data, target)
+    seconds = time.process_time() - started
+    peak = _peak_rss_mb() - base
+    if len(output) >= len(data):
+        output = data  # never larger: the product keeps the original
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         megapixels = image.width * image.height / 1e6
         reference = quality.Reference(
-            quality.linear_rgb(image, orient=False), exact_from=lossy.EXACT_FROM
+            quality.planes(image, orient=False), exact_from=lossy.EXACT_FROM
         )
         original = image.copy()
-    rows = []
-    for method, run in METHODS.items():
-        started = time.process_time()
-        output = run(data, target)
-        seconds = time.process_time() - started
-        if len(output) >= len(data):
-            output = data  # never larger: the product keeps the original
-        with Image.open(io.BytesIO(output)) as decoded:
-            score = reference.score(quality.linear_rgb(decoded, orient=False))
-        row = Row(method, Path(path).name, megapixels, len(data), len(output), score, seconds)
+    with Image.open(io.BytesIO(output)) as decoded:
+        score = reference.score(quality.planes(decoded, orient=False))
+        row = Row(
+            method, Path(path).name, megapixels, len(data), len(output), score, seconds,
+            peak / megapixels,
+        )  # fmt: skip
         if exact and method == OURS:
-            with Image.open(io.BytesIO(output)) as decoded:
-                row.exact_score = quality.score_images(original, decoded)
-        rows.append(row)
-    return rows
+            row.exact_score = quality.score_images(original, decoded)
+    return row
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def table(rows: list[Row]) -> str:
@@ -157,22 +164,58 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         by_method.setdefault(row.method, []).append(row)
     saved = {m: sum(r.bytes_in - r.bytes_out for r in rs) for m, rs in by_method.items()}
+    naive_out = {r.file: r.bytes_out for r in by_method.get(NAIVE, [])}
     lines = [
         "| method | files | bytes in | bytes out | saved | saved / ours | ours / this "
-        "| min score | median score | median s/MP |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| min score | median score | median s/MP | peak MB/MP | smaller than naive |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for method, rs in by_method.items():
         total_in = sum(r.bytes_in for r in rs)
         total_out = sum(r.bytes_out for r in rs)
         ours_vs = saved[OURS] / saved[method] if saved[method] > 0 else float("inf")
+        smaller = sum(r.bytes_out < naive_out.get(r.file, 0) for r in rs)
         lines.append(
             f"| {method} | {len(rs)} | {total_in:,} | {total_out:,} "
             f"| {saved[method]:,} ({100 * saved[method] / total_in:.1f}%) "
             f"| {saved[method] / saved[OURS]:.3f} | {ours_vs:.3f} "
             f"| {min(r.score for r in rs):.2f} | {statistics.median(r.score for r in rs):.2f} "
-            f"| {statistics.median(r.seconds / r.megapixels for r in rs):.2f} |"
+            f"| {statistics.median(r.seconds / r.megapixels for r in rs):.2f} "
+            f"| {statistics.median(r.peak_mb_per_mp for r in rs):.1f} "
+            f"(max {max(r.peak_mb_per_mp for r in rs):.1f}) | {smaller} |"
         )
+    return "\n".join(lines)
+
+
+def targets(rows: list[Row], target: float) -> str:
+    """The issue's targets, each as measured in this run."""
+    ours = {r.file: r for r in rows if r.method == OURS}
+    naive = {r.file: r for r in rows if r.method == NAIVE}
+    lines = []
+    for label, cap in (("all files", None), ("files <= 16 MP", 16.0)):
+        files = [f for f in ours if cap is None or ours[f].megapixels <= cap]
+        if not files:
+            continue
+        saved_ours = sum(ours[f].bytes_in - ours[f].bytes_out for f in files)
+        saved_naive = sum(naive[f].bytes_in - naive[f].bytes_out for f in files)
+        ratio = saved_ours / saved_naive if saved_naive > 0 else float("inf")
+        lines.append(f"saved by imgflow / saved by naive, {label} ({len(files)}): {ratio:.3f}")
+    costs = [
+        (ours[f].seconds / ours[f].megapixels) / (naive[f].seconds / naive[f].megapixels)
+        for f in ours
+    ]
+    lines.append(
+        f"imgflow CPU s/MP / naive CPU s/MP, median over files: {statistics.median(costs):.2f}"
+    )
+    below = sum(r.score < target for r in ours.values())
+    larger = sum(r.bytes_out > r.bytes_in for r in ours.values())
+    lines.append(f"imgflow: {below} output(s) below the target, {larger} larger than the input")
+    peak = max(ours.values(), key=lambda r: r.peak_mb_per_mp)
+    median_peak = statistics.median(r.peak_mb_per_mp for r in ours.values())
+    lines.append(
+        f"imgflow peak memory: median {median_peak:.1f} MB/MP, max {peak.peak_mb_per_mp:.1f}"
+        f" MB/MP ({peak.file}, {peak.megapixels:.1f} MP)"
+    )
     return "\n".join(lines)
 
 
@@ -193,11 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no JPEG files under {', '.join(map(str, args.dirs))}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    jobs = [(str(p), args.target, args.exact) for p in files]
-    # Largest first, so the two workers finish together.
-    jobs.sort(key=lambda job: -Path(job[0]).stat().st_size)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        rows = [row for result in pool.map(measure, jobs) for row in result]
+    # Largest first, so the workers finish together; one process per job.
+    files.sort(key=lambda p: -p.stat().st_size)
+    jobs = [(str(p), method, args.target, args.exact) for p in files for method in METHODS]
+    with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
+        rows = list(pool.map(measure, jobs))
     elapsed = time.perf_counter() - started
 
     print(f"imgflow JPEG benchmark, target SSIMULACRA2 >= {args.target:g}")
@@ -205,28 +248,29 @@ def main(argv: list[str] | None = None) -> int:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {_cpu()}, "
         f"Python {platform.python_version()}, {args.jobs} worker(s), {elapsed:.0f} s wall"
     )
+    megapixels = sorted({r.file: r.megapixels for r in rows}.values())
     print(
-        f"inputs: {len(files)} JPEG files from {', '.join(map(str, args.dirs))}"
+        f"inputs: {len(files)} JPEG files ({megapixels[0]:.1f}-{megapixels[-1]:.1f} MP) from "
+        + ", ".join(map(str, args.dirs))
         + (f"; skipped {len(skipped)} non-JPEG" if skipped else "")
     )
     print()
     print(table(rows))
+    print()
+    print(targets(rows, args.target))
     ours = [r for r in rows if r.method == OURS]
     if args.exact:
         exact = [r.exact_score for r in ours if r.exact_score is not None]
         print(
-            f"\nimgflow outputs rescored with the full reference arithmetic: "
+            f"imgflow outputs rescored with the full reference arithmetic: "
             f"min {min(exact):.2f}, median {statistics.median(exact):.2f}"
         )
-    larger = sum(r.bytes_out > r.bytes_in for r in ours)
-    below = sum(r.score < args.target for r in ours)
-    print(f"\nimgflow: {below} output(s) below the target, {larger} larger than the input")
     if args.per_file:
         print()
         for r in sorted(rows, key=lambda r: (r.file, r.method)):
             print(
                 f"{r.file:32} {r.method:24} {r.bytes_in:>10,} {r.bytes_out:>10,} "
-                f"{r.score:7.2f} {r.seconds / r.megapixels:6.2f} s/MP"
+                f"{r.score:7.2f} {r.seconds / r.megapixels:6.2f} s/MP {r.peak_mb_per_mp:6.1f} MB/MP"
                 + (f" exact {r.exact_score:.2f}" if r.exact_score is not None else "")
             )
     return 0

@@ -2,21 +2,22 @@
 
     python benchmarks/curves.py [DIR ...] [--target 85] [--jobs 2] [--save FILE]
 
-For each JPEG it encodes and scores every setting of both families the
-search draws from (jpegli quality 60-99; requantisation factors 1.00-1.80,
-tried whatever the source quality), with the search's own metric, and
-prints, per file and in total, the bytes saved by:
+For each JPEG it encodes and scores every setting of every family the
+search draws from (jpegli distances 0.3-6 on a log grid, each subsampling
+and adaptive-quantisation variant; requantisation factors 1.00-1.80, tried
+whatever the source quality), with the search's own metric, and prints,
+per file and in total, the bytes saved by:
 
 - search: ``lossy.search`` as the product runs it (target + its margin);
-- naive:  jpegli quality bisected in 1..100 for the target, as in the benchmark
-          (a grey source encoded in colour, as the benchmark's naive search does);
+- naive:  pyjpegli's integer quality bisected in 1..100 for the target, as in
+          the benchmark (a grey source encoded in colour, as the benchmark does);
 - best:   the smallest file among all the settings above that scores at
           least target + margin: the most any search over these families
           could reach.
 
 ``best / naive`` is the ceiling of a search's lead over the naive
 bisection: a new kind of candidate, not a better search, must raise it.
-It is slow on purpose (about 50 scored encodes per file); ``--save``
+It is slow on purpose (about 200 scored encodes per file); ``--save``
 writes every measured point as JSON for offline study of search policies.
 """
 
@@ -33,15 +34,20 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import pyjpegli
 from PIL import Image, JpegImagePlugin
 
 from imgflow.imaging import jpeg, lossy, quality
 
-JPEGLI_QUALITIES = range(60, 100)
+JPEGLI_QUALITIES = range(60, 100)  # the naive search's encoder: pyjpegli, integer quality
+JPEGLI_DISTANCES = [round(float(d), 3) for d in np.geomspace(0.3, 6.0, 36)]
+REQUANT_FACTORS = [round(1.0 + 0.05 * i, 2) for i in range(17)]
+NAIVE = "naive-jpegli"  # not a product family: excluded from the ceiling
 
 
 def measure(job: tuple[str, float]) -> dict:
-    """Every setting of both families on one file (runs in a worker process)."""
+    """Every setting of every family on one file (runs in a worker process)."""
     path, target = job
     data = Path(path).read_bytes()
     with Image.open(io.BytesIO(data)) as source:
@@ -53,14 +59,14 @@ def measure(job: tuple[str, float]) -> dict:
     reference = quality.Reference(linear, exact_from=lossy.EXACT_FROM)
     baseline = len(jpeg.optimize_lossless(data))
     points: dict[str, dict[str, list[float]]] = {}
-    families = [
-        ("requant", lossy._requant_encoder(image, tables, sampling), lossy.REQUANT_SCALES),
-        ("jpegli", lossy._jpegli_encoder(image), JPEGLI_QUALITIES),  # grey stays grey
-    ]
-    if image.mode == "L":  # the naive search encodes a grey source in colour
-        colour = lossy._jpegli_encoder(image.convert("RGB"))
-        families.append(("jpegli-colour", colour, JPEGLI_QUALITIES))
-    for family, (_, _, encode), settings in families:
+    rgb = image.convert("RGB")
+    families = [(f.name, f.encode, JPEGLI_DISTANCES) for f in lossy.jpegli_families(image)]
+    families.append(
+        ("requant", lossy.requant_family(image, tables, sampling).encode, REQUANT_FACTORS)
+    )
+    naive_encode = lambda q: pyjpegli.encode(rgb.tobytes(), rgb.width, rgb.height, int(q))  # noqa: E731
+    families.append((NAIVE, naive_encode, JPEGLI_QUALITIES))
+    for family, encode, settings in families:
         for setting in settings:
             raw = encode(setting)
             with Image.open(io.BytesIO(raw)) as decoded:
@@ -82,7 +88,7 @@ def measure(job: tuple[str, float]) -> dict:
 
 def naive(record: dict, target: float) -> int:
     """The benchmark's naive bisection over the measured jpegli points (kept original if none)."""
-    jpegli = record["points"].get("jpegli-colour") or record["points"]["jpegli"]
+    jpegli = record["points"].get(NAIVE) or record["points"]["jpegli"]
     low, high, best = 1, 100, None
     while low <= high:
         middle = (low + high) // 2
@@ -100,7 +106,7 @@ def naive(record: dict, target: float) -> int:
 def best(record: dict, target: float) -> int:
     sizes = [record["baseline"], record["bytes"]]
     for family, points in record["points"].items():
-        if family != "jpegli-colour":  # a colour JPEG is no result for a grey source
+        if family != NAIVE:  # the naive search's encoder is not one of the product's
             sizes += [size for size, score in points.values() if score >= target]
     return min(sizes)
 

@@ -98,6 +98,9 @@ class Validation(_Model):
     image: ImageInfo | None = None
     skip: bool = False
     reason: str | None = None
+    # More pixels than LargeImagePixels: the workflow routes the image to the
+    # compress function configured with more memory (same code).
+    large: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -107,6 +110,7 @@ class Validation(_Model):
             image=ImageInfo.from_dict(image) if image else None,
             skip=bool(data.get("skip", False)),
             reason=data.get("reason"),
+            large=bool(data.get("large", False)),
         )
 
 

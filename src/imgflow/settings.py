@@ -28,6 +28,8 @@ class Limits:
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
+    # Above this many pixels an image is compressed by the large-memory function.
+    large_pixels: int = 24_000_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Settings:
                 limits=Limits(
                     max_bytes=int(env.get("MAX_IMAGE_BYTES", Limits.max_bytes)),
                     max_pixels=int(env.get("MAX_IMAGE_PIXELS", Limits.max_pixels)),
+                    large_pixels=int(env.get("LARGE_IMAGE_PIXELS", Limits.large_pixels)),
                 ),
             )
         except ValueError as exc:
@@ -74,8 +77,11 @@ class Settings:
         """Reject combinations that cannot work."""
         if not self.staging_prefix.endswith("/"):
             raise ConfigurationError(f"STAGING_PREFIX {self.staging_prefix!r} must end with '/'")
-        if self.limits.max_bytes <= 0 or self.limits.max_pixels <= 0:
-            raise ConfigurationError("MAX_IMAGE_BYTES and MAX_IMAGE_PIXELS must be positive")
+        limits = self.limits
+        if limits.max_bytes <= 0 or limits.max_pixels <= 0 or limits.large_pixels <= 0:
+            raise ConfigurationError(
+                "MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS and LARGE_IMAGE_PIXELS must be positive"
+            )
         if not 0 < self.quality_target <= 100:
             raise ConfigurationError(f"QUALITY_TARGET {self.quality_target} must be in (0, 100]")
 

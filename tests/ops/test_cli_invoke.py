@@ -54,6 +54,14 @@ def test_short_names_and_logical_ids_resolve_to_one_function():
         resolve_function("resize", ids)
 
 
+def test_compress_means_the_standard_function_and_compress_large_the_other():
+    ids = ["CompressImageFunction", "CompressLargeImageFunction", "StoreResultFunction"]
+    assert resolve_function("compress", ids) == "CompressImageFunction"
+    assert resolve_function("compress-large", ids) == "CompressLargeImageFunction"
+    with pytest.raises(LookupError, match="matches several"):
+        resolve_function("store", ["StoreAFunction", "StoreBFunction"])
+
+
 def test_an_unreadable_event_is_reported_before_anything_runs(tmp_path, capsys):
     assert main(["invoke", "validate", "--event", str(tmp_path / "missing.json")]) == 2
     assert "cannot read the event" in capsys.readouterr().err

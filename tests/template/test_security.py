@@ -18,6 +18,7 @@ BUCKETS = ("SourceBucket", "DestinationBucket", "FailedBucket")
 FUNCTIONS = (
     "ValidateImageFunction",
     "CompressImageFunction",
+    "CompressLargeImageFunction",
     "StoreResultFunction",
     "NotifyFunction",
     "QuarantineOriginalFunction",
@@ -26,6 +27,7 @@ FUNCTIONS = (
 MAY_TOUCH = {
     "ValidateImageFunction": {"SourceBucket", "DestinationBucket"},
     "CompressImageFunction": {"SourceBucket", "DestinationBucket"},
+    "CompressLargeImageFunction": {"SourceBucket", "DestinationBucket"},
     "StoreResultFunction": {"SourceBucket", "DestinationBucket"},
     "QuarantineOriginalFunction": {"SourceBucket", "FailedBucket"},
     "NotifyFunction": {"NotificationTopic", "EncryptionKey"},
@@ -33,6 +35,7 @@ MAY_TOUCH = {
 # Who may write or delete where (bucket -> actions); everything else is read-only.
 WRITERS = {
     ("CompressImageFunction", "s3:PutObject"): "staging",
+    ("CompressLargeImageFunction", "s3:PutObject"): "staging",
     ("StoreResultFunction", "s3:PutObject"): "results",
     ("StoreResultFunction", "s3:DeleteObject"): "staging",
     ("QuarantineOriginalFunction", "s3:PutObject"): "failed",
@@ -196,11 +199,12 @@ def test_log_groups_are_encrypted_and_expire(resources):
             assert resource["Properties"]["RetentionInDays"], name
 
 
-def test_the_heavy_function_can_be_bounded(resources, repo):
+def test_the_heavy_functions_can_be_bounded(resources, repo):
     from imgflow.local.template import read_stack
 
-    compress = resources["CompressImageFunction"]["Properties"]
-    assert compress["ReservedConcurrentExecutions"]["Fn::If"][0] == "HasCompressionCap"
+    for name in ("CompressImageFunction", "CompressLargeImageFunction"):
+        compress = resources[name]["Properties"]
+        assert compress["ReservedConcurrentExecutions"]["Fn::If"][0] == "HasCompressionCap"
     # The parameter exists and passes through the local template reader both ways.
     read_stack(repo / "template.yaml", {"MaxConcurrentCompressions": "25"})
     read_stack(repo / "template.yaml")

@@ -14,9 +14,9 @@ from imgflow.imaging.quality import score_bytes
 from imgflow.local import moto_patches
 from imgflow.local.moto_patches import LambdaServiceFault
 
+BEFORE_COMPRESS = ["Validate image", "Already compressed?", "Large image?"]
 HAPPY_PATH = [
-    "Validate image",
-    "Already compressed?",
+    *BEFORE_COMPRESS,
     "Compress image",
     "Store result",
     "Stored?",
@@ -145,11 +145,8 @@ def test_exhausted_retries_quarantine_the_original(stack):
     "function, path",
     [
         ("ValidateImageFunction", ["Validate image"]),
-        ("CompressImageFunction", ["Validate image", "Already compressed?", "Compress image"]),
-        (
-            "StoreResultFunction",
-            ["Validate image", "Already compressed?", "Compress image", "Store result"],
-        ),
+        ("CompressImageFunction", [*BEFORE_COMPRESS, "Compress image"]),
+        ("StoreResultFunction", [*BEFORE_COMPRESS, "Compress image", "Store result"]),
         ("NotifyFunction", HAPPY_PATH[:-1]),
     ],
 )
@@ -266,3 +263,20 @@ def test_in_place_duplicate_event_is_skipped_before_compressing_again(in_place_s
     assert output(duplicate)["validated"]["reason"] == "our_output"
     assert [f for f, _ in stack.invocations].count("CompressImageFunction") == 1
     assert len(stack.notifications()) == 1
+
+
+def test_an_image_above_large_image_pixels_is_compressed_by_the_large_function(repo):
+    from imgflow.local.runtime import EmbeddedStack
+
+    original = sample("photos/harbour.jpg")  # 960x640 = 614,400 pixels
+    with EmbeddedStack(repo / "template.yaml", {"LargeImagePixels": "600000"}) as stack:
+        stack.upload("photos/harbour.jpg", original)
+        execution = only(stack.wait())
+        assert execution["status"] == "SUCCEEDED"
+        path = states_entered(stack, execution["executionArn"])
+        assert path == [*BEFORE_COMPRESS, "Compress large image", *HAPPY_PATH[4:]]
+        compressed = [f for f, _ in stack.invocations if f.startswith("Compress")]
+        assert compressed == ["CompressLargeImageFunction"]
+        result = stack.read(stack.result_bucket, "photos/harbour.jpg")
+        assert len(result) < len(original)
+        assert score_bytes(original, result) >= 85.0  # lossy, whatever the size

@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
         "function",
         metavar="FUNCTION",
         help="logical id in template.yaml, or a short name: "
-        "validate, compress, store, notify, quarantine",
+        "validate, compress, compress-large, store, notify, quarantine",
     )
     invoke.add_argument(
         "--event", "-e", required=True, metavar="FILE", help="event JSON file ('-' for stdin)"
@@ -42,19 +42,19 @@ def register(commands: Any) -> None:
 
 
 def resolve_function(name: str, logical_ids: list[str]) -> str:
-    """A logical id from an exact id, or a unique case-insensitive short name."""
+    """A logical id from an exact id, or a case-insensitive short name.
+
+    A short name is the start of an id, dashes ignored (``compress-large``);
+    where several ids start with it, the shortest one is meant (``compress``
+    is CompressImageFunction, not CompressLargeImageFunction).
+    """
     if name in logical_ids:
         return name
-    wanted = name.lower()
-    matches = [
-        i
-        for i in logical_ids
-        if i.lower() == wanted
-        or i.lower().removesuffix("function") == wanted
-        or i.lower().startswith(wanted)
-    ]
-    if len(matches) == 1:
-        return matches[0]
+    wanted = name.lower().replace("-", "")
+    matches = [i for i in logical_ids if i.lower().startswith(wanted)]
+    shortest = [i for i in matches if len(i) == min(map(len, matches))] if matches else []
+    if len(shortest) == 1:
+        return shortest[0]
     choices = ", ".join(sorted(logical_ids))
     if matches:
         raise LookupError(f"{name!r} matches several functions: {', '.join(matches)}")

@@ -116,16 +116,9 @@ def _optimiser(data: bytes, info: ImageInfo) -> tuple[str, Callable[[bytes], byt
     return None  # GIF, WebP, MPO: passed through safely
 
 
-# The lossy search peaks at about 120 MB per megapixel (float32 planes at six
-# scales, both sides of the metric): 1.8 GB for a 14.7 MP photo. Larger
-# images take the lossless path so a 2 GB function cannot run out of memory.
-LOSSY_MAX_PIXELS = 16_000_000
-
-
 def _lossy_applies(data: bytes, info: ImageInfo) -> bool:
     return (
-        info.width * info.height <= LOSSY_MAX_PIXELS
-        and info.format == "JPEG"
+        info.format == "JPEG"
         and info.mode in ("RGB", "L")
         and info.frames == 1
         and not metadata.is_multi_picture(data)

@@ -1,29 +1,40 @@
 """Perceptually targeted lossy JPEG: the smallest file whose SSIMULACRA2 stays above a target.
 
-The search tries two families of re-encodings of the decoded original and
-keeps the smallest file that scores at or above the target:
+The search draws candidates from several *families* of re-encodings of the
+decoded original, each with one continuous parameter that makes files
+smaller as it grows, and keeps the smallest file that scores at or above
+the target, whichever family made it:
 
-- ``jpegli``: Google's jpegli (PyPI ``pyjpegli``) at integer quality, 4:2:0
-  (for a grayscale source, its luma plane alone: the output stays grayscale).
-  Best for high-quality sources: its adaptive quantisation beats
-  libjpeg-turbo by about a quarter at equal score.
+- ``jpegli-420``: Google's jpegli (PyPI ``ajpegli``) at a continuous
+  butteraugli distance, 4:2:0, adaptive quantisation on: the first family,
+  the one the boundary is searched in from scratch. (A grayscale source is
+  encoded grey: ``jpegli-gray``.)
+- ``jpegli-420-flat``, ``jpegli-444``, ``jpegli-444-flat``: the same encoder
+  without adaptive quantisation and/or without chroma subsampling. Each is
+  a different curve of score against size; on a given photo one of them
+  may lie above the first (measured: up to 8% smaller at the same score).
 - ``requant``: libjpeg-turbo (Pillow) with the source's own quantisation
-  tables scaled by a factor >= 1 and the source's chroma subsampling. The
-  8x8 grid and the subsampling stay aligned with the source, so a factor of
-  1 nearly reproduces its coefficients and a slightly larger one removes
-  precision the source already lost. Best for sources saved at quality
-  70-80, where every jpegli quality either fails the target or saves nothing.
+  tables scaled by a factor >= 1 and its own chroma subsampling, for
+  sources saved below quality ``REQUANT_BELOW``: the 8x8 grid stays aligned
+  with the source, so a slightly larger factor removes precision the source
+  had already lost.
 
-The winner is entropy-optimised with mozjpeg (progressive, optimised
-Huffman tables) and the losslessly optimised source (score 100) is the size
-to beat, so the result is never worse than the lossless mode. Costs are
-kept down by: the original's side of the metric computed once
-(``quality.Reference``); a first probe predicted from the source's
-quantisation tables, a second from a measured slope, then secant steps
-(bounded by ``LEAP``) until the pass/fail boundary is bracketed; candidates
-that could not beat the best passing file so far are never scored
-(encoding is ~20x cheaper than scoring); and mozjpeg runs only on each
-family's smallest passing file, when a decision needs its size.
+Scores do not fall monotonically with size, neither within a family (the
+quantisation tables move in steps) nor across families, so the search never
+assumes it: every scored candidate is kept, and the result is the smallest
+one that passed. The first family's boundary is bracketed with secant steps
+on score against log-distance. Every other family is then *challenged*: the
+setting whose file would be ``CHALLENGE_GAIN`` smaller than the best so far
+is found by encoding alone (encoding costs ~1/20 of a score), and scored;
+if it passes, the family takes the lead and its own boundary is searched
+from there, otherwise the family is dropped after that one score. A global
+budget of scored candidates bounds the cost.
+
+jpegli writes progressive files with optimised Huffman tables; Pillow's
+requantised files are re-coded progressive by mozjpeg's lossless pass as
+soon as they pass, so sizes compare fairly, and the winner gets that pass
+too. The losslessly optimised source (score 100) is the size to beat, so
+the result is never worse than the lossless mode.
 
 Scoring uses ``quality.Reference(exact_from=2)``: the fast blur at the two
 finest scales, the reference's exact float32 arithmetic at the coarser ones,
@@ -33,20 +44,20 @@ at ``target + margin`` to cover the remaining difference.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import ajpegli
 import mozjpeg_lossless_optimization as mozjpeg
 import numpy as np
-import pyjpegli
 from PIL import Image, JpegImagePlugin
 
 from imgflow.imaging import jpeg, quality
 
-JPEGLI_RANGE = (30, 99)
-REQUANT_SCALES = tuple(round(1.0 + 0.05 * i, 2) for i in range(17))  # 1.0 .. 1.8
 # Scales from 1:4 down are scored with the reference's exact float32 arithmetic,
 # the two finest with the fast blur (see ``quality``): within 0.2 of the
 # reference on the 256x256 test crops, within ~0.03 on full photographs.
@@ -56,33 +67,72 @@ DEFAULT_MARGIN = 0.1
 # photographs, it won on sources at quality 70-80 and never on those at 85 or
 # above, where jpegli wins.
 REQUANT_BELOW = 83
-# Before the pass/fail boundary is bracketed, a secant step may jump at most
-# LEAP times the step the typical slope suggests (jpegli's score is flat over
-# 78-85 on low-quality sources, so the slope alone stops short of the boundary).
-LEAP = 2
-# Scored candidates per family, in search order (requantisation first when it
-# runs): at most 9 evaluations per image; jpegli alone gets 5.
-BUDGETS = (5, 4)
-# Typical score points lost per step towards smaller files, measured on photographs
-# near a score of 85: one jpegli quality, or +0.05 on the requantisation factor.
-_SLOPE = {"jpegli": 1.0, "requant": 0.6}
-# The least that mozjpeg's lossless pass leaves of an encoder's output, seen on
-# photographs (jpegli writes unoptimised Huffman tables, typically -13% and up
-# to -25%; Pillow's are already optimised): a candidate is skipped unscored
-# only when even this much shrinking could not beat the best file so far.
-_OPTIMISED_FRACTION = {"jpegli": 0.72, "requant": 0.9}
+# Scored candidates: at most MAX_SCORES per image, of which the first family
+# may use FIRST_BUDGET before the others are challenged.
+MAX_SCORES = 6
+FIRST_BUDGET = 3
+# A challenger is scored at the setting whose file is this much smaller than
+# the best so far: a smaller gain is not worth a score, a larger one fails
+# more often than it wins.
+CHALLENGE_GAIN = 0.03
+# Encodes spent finding a challenger's setting for a given size.
+SIZE_ENCODES = 4
+# The boundary of a continuous family is closed when the passing and failing
+# settings are this close (log-distance for jpegli, factor for requant).
+TOLERANCE = 0.02
+# The score the boundary search aims at, above the pass mark: a secant step
+# that lands a hair below the mark wastes a score.
+AIM_ABOVE = 0.05
+
+
+@dataclass(frozen=True)
+class Family:
+    """A way to re-encode the image, with one parameter (larger: smaller files).
+
+    The search works on ``x``: ``log(param)`` when ``log`` is set (jpegli's
+    distance), else the parameter itself. ``slope`` is the typical score
+    lost per unit of ``x`` near a score of 85, measured on photographs.
+    """
+
+    name: str
+    encode: Callable[[float], bytes]
+    low: float
+    high: float
+    log: bool
+    slope: float
+    # The boundary is closed when a pass and a fail are this close in x.
+    tolerance: float = TOLERANCE
+    # The parameter as a jpegli distance (where the other families start).
+    distance: Callable[[float], float] = lambda param: param
+
+    # The parameter grows with the file (a quality): then x = -param.
+    rising: bool = False
+    # The parameter takes whole values only (a quality).
+    whole: bool = False
+
+    def param(self, x: float) -> float:
+        value = math.exp(x) if self.log else (-x if self.rising else x)
+        value = float(np.clip(value, self.low, self.high))
+        return float(round(value)) if self.whole else value
+
+    def x(self, param: float) -> float:
+        return math.log(param) if self.log else (-param if self.rising else param)
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        ends = sorted((self.x(self.low), self.x(self.high)))
+        return ends[0], ends[1]
 
 
 @dataclass
 class Candidate:
     family: str
     param: float
-    data: bytes  # the encoder's output; entropy-optimised once it may be the result
+    data: bytes  # re-coded by mozjpeg once it passes (requant) or wins (jpegli)
     score: float | None  # None: never scored (could not beat the best so far)
-    optimised: bool = False
 
     def __post_init__(self) -> None:
-        self.encoded_size = len(self.data)  # before optimisation: comparable within a family
+        self.encoded_size = len(self.data)  # the encoder's own output
 
 
 @dataclass
@@ -100,136 +150,186 @@ class SearchResult:
 
 class _Search:
     def __init__(self, image: Image.Image, target: float, baseline_size: int) -> None:
-        self.image = image
         self.target = target
         # Stored orientation on both sides: the output carries the source's EXIF.
-        linear = quality.linear_rgb(image, orient=False)
-        self.reference = quality.Reference(linear, exact_from=EXACT_FROM)
+        self.reference = quality.Reference(
+            quality.planes(image, orient=False), exact_from=EXACT_FROM
+        )
         self.baseline_size = baseline_size
-        self.leaders: dict[str, Candidate] = {}  # per family, the smallest passing output
+        self.best: Candidate | None = None  # the smallest passing (optimised) candidate
+        self.known: dict[tuple[str, bytes], float] = {}  # scores by family and encoding
         self.evaluations = 0
         self.encodes = 0
         self.tried: list[Candidate] = []
 
-    def probe(self, family: str, param: float, encode: Callable[[float], bytes]) -> bool | None:
-        """Encode and (if it could win) score one candidate.
+    @property
+    def size_to_beat(self) -> int:
+        return len(self.best.data) if self.best else self.baseline_size
 
-        Returns True if it passes, False if it fails, None if it was not
-        scored because it would be no smaller than the best file so far (the
-        search should then look at smaller settings).
-        """
-        raw = encode(param)
+    def budget_left(self) -> int:
+        return MAX_SCORES - self.evaluations
+
+    def encode(self, family: Family, x: float) -> Candidate:
+        param = family.param(x)
+        candidate = Candidate(family.name, param, family.encode(param), None)
         self.encodes += 1
-        candidate = Candidate(family, param, raw, None)
         self.tried.append(candidate)
-        if self._cannot_win(len(raw) * _OPTIMISED_FRACTION[family]):
-            return None
-        with Image.open(io.BytesIO(raw)) as decoded:
-            candidate.score = self.reference.score(quality.linear_rgb(decoded, orient=False))
-        self.evaluations += 1
+        return candidate
+
+    def score(self, candidate: Candidate, *, screen: bool = False) -> bool:
+        """Score a candidate; if it passes, optimise it and keep it if it is the smallest.
+
+        ``screen``: only pass/fail matters (no secant step will use the
+        score), so scoring may stop once the candidate is known to fail.
+        """
+        key = (candidate.family, hashlib.blake2b(candidate.data, digest_size=16).digest())
+        if key in self.known:  # an integer family may land on a setting already scored
+            candidate.score = self.known[key]
+        else:
+            candidate.score = self.known[key] = self._measure(candidate.data, screen)
+            self.evaluations += 1
         if candidate.score < self.target:
             return False
-        leader = self.leaders.get(family)
-        if leader is None or len(raw) < leader.encoded_size:
-            self.leaders[family] = candidate  # same encoder: smaller stays smaller once optimised
+        if candidate.family in _MOZJPEG_PAYS:
+            # Same coefficients, same pixels: only the entropy coding changes.
+            candidate.data = min(mozjpeg.optimize(candidate.data), candidate.data, key=len)
+        if len(candidate.data) < self.size_to_beat:
+            self.best = candidate
         return True
 
-    def _cannot_win(self, least: float) -> bool:
-        """Whether a file that shrinks to at best ``least`` bytes is no smaller than the best.
+    def _measure(self, data: bytes, screen: bool) -> float:
+        at_least = self.target if screen else None
+        return self.reference.score(_decoded(data), at_least=at_least)
 
-        Passing candidates are entropy-optimised (mozjpeg, ~0.1 s/MP) only
-        when the answer depends on it, and at the end for the winner: raw
-        sizes bound the optimised ones from above and, through
-        ``_OPTIMISED_FRACTION``, from below.
-        """
-        sizes = [self.baseline_size] + [len(c.data) for c in self.leaders.values()]
-        if least >= min(sizes):
-            return True
-        floors = [
-            len(c.data) * (1.0 if c.optimised else _OPTIMISED_FRACTION[c.family])
-            for c in self.leaders.values()
-        ]
-        if all(least < floor for floor in floors):
-            return False
-        return least >= self.best_size()
-
-    def best_size(self) -> int:
-        best = self.best()
-        return len(best.data) if best else self.baseline_size
-
-    def best(self) -> Candidate | None:
-        """The smallest optimised passing candidate if it beats the baseline, else None."""
-        for leader in self.leaders.values():
-            if not leader.optimised:  # same coefficients, same pixels
-                optimised = mozjpeg.optimize(leader.data)
-                leader.data = min(optimised, leader.data, key=len)
-                leader.optimised = True
-        leaders = sorted(self.leaders.values(), key=lambda c: len(c.data))
-        return leaders[0] if leaders and len(leaders[0].data) < self.baseline_size else None
-
-    def seek(
+    def boundary(
         self,
-        family: str,
-        values: list[float],
-        start: int,
-        encode: Callable,
+        family: Family,
+        x: float,
         budget: int,
-        slope: float,
+        *,
+        challenger: bool,
+        first: Candidate | None = None,
     ) -> None:
-        """Find the cheapest passing value of a family ordered from larger to smaller files.
+        """Search ``family`` for its largest passing ``x``, starting at ``x``.
 
-        The first step uses ``slope`` (typical score points lost per step
-        towards smaller files); after two scored points the next probe is
-        interpolated (secant) and clamped inside the bracket of the last pass
-        and first fail. Stops when the bracket is closed, or after ``budget``
-        scored candidates of this family.
+        Secant steps on (x, score) towards ``target + AIM_ABOVE``, clamped
+        inside the bracket of the largest pass and the smallest fail. A
+        candidate whose encoding is no smaller than the best file so far is
+        not scored (it is treated as passing: look at larger x). A
+        challenger stops at its first failure before any pass: beyond it
+        the family's files only grow.
         """
-        scores: dict[int, float] = {}
-        passing, failing = -1, len(values)
-        index, scored, probes = start, 0, 0
-        while 0 <= index < len(values) and scored < budget and probes < budget + 3:
-            probes += 1
-            outcome = self.probe(family, values[index], encode)
-            if outcome is None:  # no smaller than the best file: look at smaller files
-                passing = max(passing, index)
-            else:
-                scored += 1
-                scores[index] = self.tried[-1].score or 0.0
-                if outcome:
-                    passing = max(passing, index)
-                else:
-                    failing = min(failing, index)
-            if failing - passing <= 1:
+        low, high = family.x_range
+        points: list[tuple[float, float]] = []
+        sizes: list[tuple[float, float]] = []  # (x, log size) of every encoding
+        passing, failing = low - 1.0, high + 1.0
+        for _ in range(SIZE_ENCODES + budget):
+            if budget <= 0 or self.budget_left() <= 0:
                 return
-            index = self._next(scores, passing, failing, len(values), slope)
+            x = float(np.clip(x, low, high))
+            candidate, first = first or self.encode(family, x), None
+            sizes.append((x, math.log(candidate.encoded_size)))
+            if candidate.encoded_size >= self.size_to_beat:
+                passing = max(passing, x)
+                if failing - passing <= family.tolerance or passing >= high:
+                    return
+                # Too large to win: jump to where the file would just win.
+                goal = math.log(self.size_to_beat * (1.0 - CHALLENGE_GAIN))
+                x = max(self._x_for_size(sizes, goal, low, high), passing + family.tolerance)
+                x = min(x, failing - family.tolerance / 2)
+                continue
+            budget -= 1
+            # A challenger's first failure ends its family: its score is never used.
+            passed = self.score(candidate, screen=challenger and passing < low)
+            points.append((x, candidate.score or 0.0))
+            if passed:
+                passing = max(passing, x)
+            else:
+                failing = min(failing, x)
+                if challenger and passing < low:
+                    return
+            if failing - passing <= family.tolerance or passing >= high or failing <= low:
+                return
+            x = self._next(family, points, passing, failing)
 
     def _next(
-        self, scores: dict[int, float], passing: int, failing: int, count: int, slope: float
-    ) -> int:
-        lo, hi = passing + 1, min(failing - 1, count - 1)  # the unknown indices in the bracket
-        aim = self.target + 0.05
-        (i0, s0), *rest = sorted(scores.items(), key=lambda kv: abs(kv[1] - aim)) or [(-1, 0.0)]
-        if i0 < 0:
-            return int(np.clip(passing + 3, lo, hi))  # nothing scored yet (all pruned)
-        steps = (s0 - aim) / slope
-        guess = i0 + (int(np.floor(steps)) if steps > 0 else -max(1, int(np.ceil(-steps))))
-        if rest and rest[0][1] != s0:
-            i1, s1 = rest[0]
-            secant = int(np.floor(i0 + (aim - s0) * (i1 - i0) / (s1 - s0)))
-            bracketed = passing >= 0 and failing < count
-            # Outside a bracket a flat secant can leap far: allow LEAP times the slope's jump.
-            leap = LEAP * max(1, abs(guess - i0))
-            if bracketed or abs(secant - i0) <= leap:
-                guess = secant
-            elif (secant - i0) * (guess - i0) > 0:  # same direction, further: gallop
-                guess = i0 + int(np.sign(secant - i0)) * leap
-        return int(np.clip(guess, lo, hi))
+        self, family: Family, points: list[tuple[float, float]], passing: float, failing: float
+    ) -> float:
+        aim = self.target + AIM_ABOVE
+        (x0, s0), *rest = sorted(points, key=lambda p: abs(p[1] - aim))
+        guess = x0 + (s0 - aim) / family.slope
+        if rest and rest[0][1] != s0 and rest[0][0] != x0:
+            x1, s1 = rest[0]
+            secant = x0 + (aim - s0) * (x1 - x0) / (s1 - s0)
+            # A flat stretch sends the secant far: at most twice the slope's step.
+            limit = 2 * max(abs(guess - x0), family.tolerance)
+            guess = x0 + float(np.clip(secant - x0, -limit, limit))
+        bracketed = passing >= family.x_range[0] and failing <= family.x_range[1]
+        half = family.tolerance / 2
+        inside_low, inside_high = passing + half, failing - half
+        if bracketed and not inside_low <= guess <= inside_high:
+            return (passing + failing) / 2
+        return float(np.clip(guess, inside_low, inside_high))
+
+    def challenge(self, family: Family, start: float) -> None:
+        """Score ``family`` at the setting whose file beats the best by ``CHALLENGE_GAIN``."""
+        goal = self.size_to_beat * (1.0 - CHALLENGE_GAIN)
+        low, high = family.x_range
+        points: list[tuple[float, float]] = []  # (x, log size)
+        x = start
+        chosen: Candidate | None = None
+        for _ in range(SIZE_ENCODES):
+            candidate = self.encode(family, x)
+            size = candidate.encoded_size
+            points.append((x, math.log(size)))
+            if size < self.size_to_beat and (
+                chosen is None or abs(size - goal) < abs(chosen.encoded_size - goal)
+            ):
+                chosen, chosen_x = candidate, x
+            if abs(size - goal) <= 0.01 * goal:
+                break
+            x = self._x_for_size(points, math.log(goal), low, high)
+            if any(abs(x - p[0]) < 1e-6 for p in points):
+                break
+        if chosen is None:
+            return  # this family cannot make a smaller file here
+        self.boundary(family, chosen_x, self.budget_left(), challenger=True, first=chosen)
+
+    @staticmethod
+    def _x_for_size(points: list[tuple[float, float]], goal: float, low: float, high: float):
+        """The x whose log size should be ``goal``: secant on the two nearest points."""
+        ranked = sorted(points, key=lambda p: abs(p[1] - goal))
+        x0, s0 = ranked[0]
+        if len(ranked) > 1 and ranked[1][1] != s0:
+            x1, s1 = ranked[1]
+            slope = (s1 - s0) / (x1 - x0)
+            if slope < 0:  # sizes fall as x grows
+                return float(np.clip(x0 + (goal - s0) / slope, low, high))
+        return float(np.clip(x0 + (s0 - goal) / _SIZE_SLOPE, low, high))
+
+
+def _decoded(data: bytes) -> np.ndarray:
+    """A candidate's pixels as the metric takes them; the decoded image is freed on return
+    (held during scoring, it would be the largest allocation of a large photo's search)."""
+    with Image.open(io.BytesIO(data)) as decoded:
+        return quality.planes(decoded, orient=False)
+
+
+# Families whose output mozjpeg's lossless pass shrinks enough to change a
+# decision: Pillow writes baseline JPEG (progressive re-coding saves 3-5%);
+# jpegli's output is already progressive with optimised tables (<1%), so it is
+# optimised once, as the winner.
+_MOZJPEG_PAYS = {"requant"}
+
+
+# Typical log-size lost per unit of log-distance (jpegli near quality 90).
+_SIZE_SLOPE = 0.8
 
 
 def search(
     data: bytes, target: float, *, baseline_size: int, margin: float = DEFAULT_MARGIN
 ) -> SearchResult:
-    """Search both families for the smallest JPEG scoring >= ``target + margin``.
+    """Search the families for the smallest JPEG scoring >= ``target + margin``.
 
     ``data`` is a JPEG (RGB or grayscale, not CMYK) whose pixels are the
     reference; ``baseline_size`` is the size to beat (the losslessly
@@ -244,53 +344,119 @@ def search(
         tables = [list(t) for t in getattr(source, "quantization", {}).values()]
         run = _Search(image, target + margin, baseline_size)
         source_quality = jpeg.estimate_quality(tables[0]) if tables else 90
-        families = []
-        # Above REQUANT_BELOW requantisation needs large factors and jpegli's
-        # adaptive quantisation wins by far.
+        first, *others = jpegli_families(image)
         if tables and source_quality < REQUANT_BELOW:
-            families.append(("requant", _requant_encoder(image, tables, sampling)))
-        families.append(("jpegli", _jpegli_encoder(image)))
-        for budget, (family, (values, start, encode)) in zip(BUDGETS, families, strict=False):
-            first = start(source_quality, target)
-            run.seek(family, values, first, encode, budget, _SLOPE[family])
-    best = run.best()
+            others.insert(0, requant_family(image, tables, sampling))
+        del image  # the families hold what they need
+    start = first.x(_first_quality(source_quality, target))
+    run.boundary(first, start, FIRST_BUDGET, challenger=False)
+    leader = run.best.param if run.best and run.best.family == first.name else first.param(start)
+    lead = first.distance(leader)  # where the distance families start
+    for family in others:
+        if run.budget_left() <= 0:
+            break
+        begin = family.x(lead) if family.log else family.x(_REQUANT_START)
+        run.challenge(family, begin)
+    best = run.best
+    if best is not None and best.family not in _MOZJPEG_PAYS:
+        best.data = min(mozjpeg.optimize(best.data), best.data, key=len)
     seconds = time.process_time() - started
-    if best is None:
+    if best is None or len(best.data) >= baseline_size:
         return SearchResult(None, "", 100.0, run.evaluations, run.encodes, seconds, run.tried)
-    method = f"jpeg-{best.family}-{best.param:g}"
+    method = f"jpeg-{best.family}-{best.param:.3g}"  # e.g. jpeg-jpegli-q-89, jpeg-jpegli-420-1.02
     return SearchResult(
         best.data, method, best.score or 0.0, run.evaluations, run.encodes, seconds, run.tried
     )
 
 
-def _jpegli_encoder(image: Image.Image) -> tuple[list[float], Callable, Callable]:
-    """jpegli at integer quality; a grayscale image stays grayscale.
+# jpegli's distance range: 0.1 is about quality 100, 8 far below any target;
+# its integer quality range searched.
+JPEGLI_DISTANCE = (0.1, 8.0)
+JPEGLI_QUALITY = (30, 99)
+# Requantisation factors: 1 keeps the source's tables.
+REQUANT_FACTOR = (1.0, 1.8)
+_REQUANT_START = 1.15
 
-    pyjpegli takes RGB only, so a grayscale image is encoded as grey RGB
-    and its luma plane re-encoded alone with jpegli's own luma table: the
-    8x8 grid is the same and the decoded luma re-quantises to the same
-    coefficients (measured: the same score within 0.1, about 5% smaller
-    than the colour file, which spends bytes on flat chroma).
+
+def _first_quality(source_quality: int, target: float) -> int:
+    """Where the first family starts: measured on photographs, jpegli needs about
+    quality 90 for a score of 85 (a little more below source quality 85:
+    generation loss), and about one quality step per score point around it."""
+    guess = (90 if source_quality >= 85 else 91) + round(target - 85)
+    return int(np.clip(guess, *JPEGLI_QUALITY))
+
+
+def jpegli_families(image: Image.Image) -> list[Family]:
+    """jpegli's families, the first one first; a grayscale image stays grayscale.
+
+    The first is jpegli at an integer quality: its libjpeg-style quality
+    API writes two quantisation tables (the chroma one finer than the
+    distance API's three), which scores up to 0.8 points higher at the same
+    size on some photos, so the others must beat it, not the reverse. Then
+    the continuous distance, 4:2:0 with and without adaptive quantisation,
+    and 4:4:4.
+
+    jpegli's own grayscale mode quantises far more coarsely for the same
+    score than its colour mode's luma (measured on ``plasma_Grey``: 207 KB
+    at 90.2 against 168 KB at 87.8 in colour), so a grey image is encoded
+    as grey RGB and its luma plane kept (``_luma_only``).
     """
-    raw = image.convert("RGB").tobytes()
-    values = list(range(JPEGLI_RANGE[1], JPEGLI_RANGE[0] - 1, -1))  # larger files first
+    grey = image.mode == "L"
+    pixels = np.asarray(image.convert("RGB"))
 
-    def encode(q: float) -> bytes:
-        colour = pyjpegli.encode(raw, image.width, image.height, int(q))
-        return colour if image.mode == "RGB" else _luma_only(colour)
+    def encoder(subsampling: str, adaptive: bool, by_quality: bool) -> Callable[[float], bytes]:
+        def encode(param: float) -> bytes:
+            setting = {"quality": int(param)} if by_quality else {"distance": param}
+            data = ajpegli.encode(
+                pixels,
+                subsampling=subsampling,
+                adaptive_quantization=adaptive,
+                progressive=2,
+                optimize=True,
+                **setting,
+            )
+            return _luma_only(data) if grey else data
 
-    def start(source_quality: int, target: float) -> int:
-        # Measured on photographs: jpegli needs about quality 90 for a score of
-        # 85 (a little more below source quality 85: generation loss), and
-        # about one quality step per score point around it.
-        guess = (90 if source_quality >= 85 else 91) + round(target - 85)
-        return values.index(int(np.clip(guess, *JPEGLI_RANGE)))
+        return encode
 
-    return values, start, encode
+    name = "gray" if grey else "420"
+    # About one score point per quality step; adjacent qualities close the boundary.
+    families = [
+        Family(
+            f"jpegli-q{'-gray' if grey else ''}",
+            encoder("420", True, by_quality=True),
+            *JPEGLI_QUALITY,
+            log=False,
+            slope=1.0,
+            tolerance=1.0,
+            distance=_quality_to_distance,
+            rising=True,
+            whole=True,
+        )
+    ]
+    variants = [(name, "420", True), (f"{name}-flat", "420", False)]
+    if not grey:
+        variants.append(("444", "444", True))
+    # ~10 score points per unit of log-distance near 85, on photographs.
+    families += [
+        Family(f"jpegli-{label}", encoder(sub, aq, False), *JPEGLI_DISTANCE, log=True, slope=10.0)
+        for label, sub, aq in variants
+    ]
+    return families
+
+
+def _quality_to_distance(param: float) -> float:
+    """jpegli's mapping of its libjpeg-style quality (>= 30) to a butteraugli distance."""
+    return 0.1 + (100 - round(param)) * 0.09
 
 
 def _luma_only(data: bytes) -> bytes:
-    """A grayscale JPEG of a colour JPEG's luma plane, quantised with its own luma table."""
+    """A grayscale JPEG of a colour JPEG's luma plane, quantised with its own luma table.
+
+    The 8x8 grid is the same and the decoded luma re-quantises to the same
+    coefficients (measured: the same score within 0.1, about 5% smaller than
+    the colour file, which spends bytes on flat chroma).
+    """
     with Image.open(io.BytesIO(data)) as colour:
         colour.draft("YCbCr", colour.size)  # decode without the colour conversion
         luma = colour.getchannel(0)
@@ -300,23 +466,18 @@ def _luma_only(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _requant_encoder(
-    image: Image.Image, tables: list[list[int]], sampling: int
-) -> tuple[list[float], Callable, Callable]:
-    values = list(REQUANT_SCALES)
+def requant_family(image: Image.Image, tables: list[list[int]], sampling: int) -> Family:
+    """The source's own tables scaled by a factor, its grid and subsampling kept."""
+    pixels = image.copy()
 
     def encode(scale: float) -> bytes:
         scaled = [[min(255, max(1, round(v * scale))) for v in t] for t in tables]
         buffer = io.BytesIO()
         params: dict = {"qtables": scaled, "optimize": True}
-        if image.mode == "RGB":
+        if pixels.mode == "RGB":
             params["subsampling"] = max(sampling, 0)
-        image.save(buffer, "JPEG", **params)
+        pixels.save(buffer, "JPEG", **params)
         return buffer.getvalue()
 
-    def start(source_quality: int, target: float) -> int:
-        # About 0.6 points per 0.05 step; factor 1.15 for 85 on quality-75 sources.
-        guess = (3 if source_quality < 88 else 8) - round((target - 85) / 0.6)
-        return int(np.clip(guess, 0, len(values) - 1))
-
-    return values, start, encode
+    # About 0.6 points per 0.05 of factor near 85.
+    return Family("requant", encode, *REQUANT_FACTOR, log=False, slope=12.0)

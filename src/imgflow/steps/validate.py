@@ -32,7 +32,9 @@ def validate(event: Any, settings: Settings, store: ObjectStore) -> Validation:
     if not settings.in_place and _already_processed(source.key, source.etag, settings, store):
         return Validation(source=source, skip=True, reason=SkipReason.ALREADY_PROCESSED)
     data = store.read(source, settings.limits.max_bytes)
-    return Validation(source=source, image=inspect(data, settings.limits))
+    image = inspect(data, settings.limits)
+    large = image.width * image.height > settings.limits.large_pixels
+    return Validation(source=source, image=image, large=large)
 
 
 def _already_processed(key: str, etag: str | None, settings: Settings, store: ObjectStore) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import math
+from collections.abc import Callable
 
+import numpy as np
 import pytest
 from imaging_samples import encode, exif_with, opened, photo
-from PIL import ImageCms
+from PIL import ImageCms, JpegImagePlugin
 
 from imgflow.contract import Outcome
 from imgflow.imaging import jpeg, lossy, metadata, quality
@@ -62,7 +64,7 @@ def test_lossy_grayscale_stays_grayscale() -> None:
 
 def test_grayscale_jpegli_keeps_the_luma_of_the_colour_encoding() -> None:
     grey = photo("L", size=(200, 152))
-    colour = lossy.pyjpegli.encode(grey.convert("RGB").tobytes(), 200, 152, 80)
+    colour = lossy.ajpegli.encode(np.asarray(grey.convert("RGB")), distance=2.0)
     luma = lossy._luma_only(colour)
     assert opened(luma).mode == "L"
     assert list(opened(luma).quantization[0]) == list(opened(colour).quantization[0])
@@ -91,45 +93,32 @@ def test_lossy_strips_gps_when_asked() -> None:
     assert not opened(result.data).getexif().get_ifd(metadata.GPS_IFD_TAG)
 
 
-def test_search_never_scores_candidates_that_cannot_win() -> None:
+def test_search_scores_within_its_budget_and_records_every_score() -> None:
     data = encode(photo(size=(192, 128), seed=7), "JPEG", quality=96)
     found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
     assert found.data is not None
-    unscored = [c for c in found.tried if c.score is None]
-    assert all(len(c.data) >= len(found.data) for c in unscored)
     assert found.evaluations == sum(c.score is not None for c in found.tried)
-
-
-def test_search_entropy_optimises_only_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    optimize = lossy.mozjpeg.optimize
-
-    def counted(data: bytes, **options) -> bytes:
-        calls.append(len(data))
-        return optimize(data, **options)
-
-    data = encode(photo(size=(192, 128), seed=7), "JPEG", quality=96)
-    baseline = len(jpeg.optimize_lossless(data))
-    monkeypatch.setattr(lossy.mozjpeg, "optimize", counted)
-    found = lossy.search(data, 85.0, baseline_size=baseline)
+    assert found.evaluations <= lossy.MAX_SCORES
     passing = [c for c in found.tried if c.score is not None and c.score >= 85.1]
-    assert len(passing) >= 2  # several passed, ...
-    assert len(calls) == len({c.family for c in passing})  # ... one optimisation per family
-    assert opened(found.data).info.get("progressive")  # mozjpeg's progressive re-coding
+    assert len(found.data) == min(len(c.data) for c in passing)  # the smallest that passed
 
 
-def test_a_smaller_encoding_replaces_a_leader_already_optimised(monkeypatch) -> None:
-    image = photo(size=(64, 64))
-    big, smaller = encode(image, "JPEG", quality=95), encode(image, "JPEG", quality=93)
-    run = lossy._Search(image, 85.0, baseline_size=10**9)
-    run.reference = SimpleNamespace(score=lambda linear: 90.0)  # everything passes
-    monkeypatch.setattr(lossy.mozjpeg, "optimize", lambda data: data[: len(data) * 8 // 10])
-    assert run.probe("requant", 1.0, lambda _: big)
-    assert run.best().data == big[: len(big) * 8 // 10]  # the leader is now optimised
-    # Smaller than the leader's encoding, larger than its optimised bytes: still better.
-    assert len(big) * 8 // 10 < len(smaller) < len(big)
-    assert run.probe("requant", 1.05, lambda _: smaller)
-    assert run.best().param == 1.05
+def test_pillow_encodings_are_entropy_optimised_before_sizes_are_compared() -> None:
+    data = encode(photo(size=(192, 128), seed=8), "JPEG", quality=75)
+    image = opened(data)
+    tables = [list(t) for t in image.quantization.values()]
+    family = lossy.requant_family(image, tables, JpegImagePlugin.get_sampling(image))
+    run = lossy._Search(image, 85.1, baseline_size=10**9)
+    candidate = run.encode(family, family.x(1.0))  # the source's own tables: it passes
+    assert run.score(candidate)
+    assert len(candidate.data) < candidate.encoded_size  # Pillow's baseline output, ...
+    assert opened(candidate.data).info.get("progressive")  # ... re-coded progressive
+    assert run.best is candidate
+
+
+def test_the_winner_is_progressive_whichever_family_made_it(high_quality_photo: bytes) -> None:
+    found = lossy.search(high_quality_photo, 85.0, baseline_size=10**9)
+    assert opened(found.data).info.get("progressive")
 
 
 @pytest.mark.parametrize(("source_quality", "requant"), [(75, True), (90, False)])
@@ -137,30 +126,83 @@ def test_requantisation_is_tried_only_below_quality_83(source_quality: int, requ
     data = encode(photo(size=(192, 128), seed=8), "JPEG", quality=source_quality)
     found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
     assert any(c.family == "requant" for c in found.tried) is requant
-    assert any(c.family == "jpegli" for c in found.tried)
+    assert any(c.family == "jpegli-q" for c in found.tried)
 
 
-class _Curve(lossy._Search):
-    """The search policy over a known score curve (no encoding, no scoring)."""
+class _Scripted(lossy._Search):
+    """The search policy over known curves: a candidate's bytes name its family and
+    parameter, ``scores`` gives its score (no real encoding or scoring)."""
 
-    def __init__(self, scores: list[float], target: float) -> None:
-        self.curve, self.target, self.probed = scores, target, []
-        self.baseline_size, self.leaders, self.tried, self.evaluations = 10**9, {}, [], 0
+    def __init__(self, scores, target: float = 85.1, baseline_size: int = 10**9) -> None:
+        self.scores, self.target, self.baseline_size = scores, target, baseline_size
+        self.best, self.evaluations, self.encodes, self.tried = None, 0, 0, []
+        self.known = {}
 
-    def probe(self, family: str, param: float, encode) -> bool:
-        self.probed.append(int(param))
-        self.tried.append(lossy.Candidate(family, param, b"", self.curve[int(param)]))
-        return self.curve[int(param)] >= self.target
+    def _measure(self, data: bytes, screen: bool) -> float:
+        family, param = data.split(b":")[:2]
+        return self.scores(family.decode(), float(param))
 
 
-def test_search_reaches_the_boundary_of_a_flat_curve_within_its_budget() -> None:
-    # Score falls 0.5 per step (half the typical slope) and passes down to index 5:
-    # steps of the typical slope alone stop at index 4 when the budget runs out.
-    scores = [88.0 - 0.5 * i for i in range(30)]
-    run = _Curve(scores, target=85.1)
-    run.seek("jpegli", list(range(30)), 0, None, budget=4, slope=1.0)
-    assert len(run.probed) <= 4
-    assert max(i for i in run.probed if scores[i] >= 85.1) == 5, run.probed
+def scripted_family(name: str, size: Callable[[float], int]) -> lossy.Family:
+    """Files of ``size(distance)`` bytes that name their family and distance."""
+
+    def encode(distance: float) -> bytes:
+        head = f"{name}:{distance:.6f}:".encode()
+        return head + b"x" * (size(distance) - len(head))
+
+    return lossy.Family(name, encode, *lossy.JPEGLI_DISTANCE, log=True, slope=10.0)
+
+
+@pytest.fixture
+def no_mozjpeg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lossy.mozjpeg, "optimize", lambda data: data)
+
+
+def test_the_boundary_of_a_flat_curve_is_reached_within_the_budget(no_mozjpeg) -> None:
+    # Half the typical slope: steps of the slope alone would stop short.
+    family = scripted_family("a", lambda d: int(100_000 / d))
+    run = _Scripted(lambda _, d: 90.0 - 5.0 * math.log(d / 0.5))
+    boundary = 0.5 * math.exp(4.9 / 5.0)  # 85.1 at d = 1.33
+    run.boundary(family, math.log(0.5), budget=4, challenger=False)
+    assert run.evaluations <= 4
+    assert run.best is not None and 0.97 * boundary < run.best.param <= boundary
+
+
+def test_a_challenger_that_passes_smaller_takes_the_lead(no_mozjpeg) -> None:
+    # Family b makes 10% smaller files than a at every distance and scores the
+    # same: the search finds it although a's boundary alone looks complete.
+    a = scripted_family("a", lambda d: int(100_000 / d))
+    b = scripted_family("b", lambda d: int(90_000 / d))
+    run = _Scripted(lambda _, d: 95.0 - 10.0 * math.log(d / 0.5))  # 85.1 at d = 1.34
+    run.boundary(a, math.log(1.0), budget=3, challenger=False)
+    leader = run.best
+    run.challenge(b, math.log(leader.param))
+    assert run.best.family == "b"
+    assert len(run.best.data) < 0.95 * len(leader.data)
+    assert run.evaluations <= lossy.MAX_SCORES
+
+
+def test_a_challenger_that_fails_costs_one_score(no_mozjpeg) -> None:
+    a = scripted_family("a", lambda d: int(100_000 / d))
+    b = scripted_family("b", lambda d: int(100_000 / d))
+    run = _Scripted(lambda f, d: 95.0 - 10.0 * math.log(d / 0.5) - (5.0 if f == "b" else 0.0))
+    run.boundary(a, math.log(1.0), budget=3, challenger=False)
+    leader, scored = run.best, run.evaluations
+    run.challenge(b, math.log(leader.param))
+    assert run.best is leader
+    assert run.evaluations == scored + 1
+
+
+def test_a_larger_setting_that_scores_higher_wins_at_a_smaller_size(no_mozjpeg) -> None:
+    # Scores do not fall monotonically with size across families: b's files are
+    # larger at the same distance but score higher, so b passes at a smaller size.
+    a = scripted_family("a", lambda d: int(100_000 / d))
+    b = scripted_family("b", lambda d: int(110_000 / d))
+    run = _Scripted(lambda f, d: 95.0 - 10.0 * math.log(d / 0.5) + (4.0 if f == "b" else 0.0))
+    run.boundary(a, math.log(1.0), budget=3, challenger=False)
+    leader = run.best
+    run.challenge(b, math.log(leader.param))
+    assert run.best.family == "b" and len(run.best.data) < len(leader.data)
 
 
 def test_quality_estimate_from_tables() -> None:
@@ -199,3 +241,20 @@ def png_quantize(data: bytes, target: float) -> bytes | None:
     from imgflow.imaging import png
 
     return png.quantize_lossy(data, target)
+
+
+def test_an_integer_family_never_scores_the_same_setting_twice(no_mozjpeg) -> None:
+    def encode(q: float) -> bytes:
+        head = f"q:{q:.6f}:".encode()
+        return head + b"x" * (1_000 * int(q) - len(head))
+
+    quality_family = lossy.Family(
+        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
+    )
+    # Half a point per quality step: the boundary (85.1) lies between 90 and 91.
+    run = _Scripted(lambda _, q: 80.0 + 0.5 * (q - 80))
+    run.boundary(quality_family, quality_family.x(95), budget=6, challenger=False)
+    scored = [c.param for c in run.tried if c.score is not None]
+    assert all(p == int(p) for p in scored)
+    assert run.evaluations == len(set(scored))
+    assert run.best.param == 91
