@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,17 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"test corpus not found at {CORPUS} (only the project's CI has ../shared)")
     return CORPUS
+
+
+@pytest.fixture
+def decompression_bomb(tmp_path: Path) -> Path:
+    """A 45-byte PNG whose header declares 30000x30000 pixels (900 MP)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 0, 0, 0, 0)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path

@@ -73,3 +73,11 @@ def test_the_report_is_self_contained(sample_run):
     html = (sample_run / "report.html").read_text()
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html and 'src="file:' not in html
+
+
+def test_a_decompression_bomb_gets_a_message_instead_of_a_thumbnail(decompression_bomb):
+    from imgflow.ops.html_report import _thumbnail
+
+    uri, problem = _thumbnail(decompression_bomb)
+    assert uri is None
+    assert problem.startswith("DecompressionBombError")

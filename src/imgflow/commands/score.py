@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ def register(commands: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Print the score; exit 2 with one line on stderr for any file it cannot score."""
     from PIL import Image, UnidentifiedImageError
+    from PIL.Image import DecompressionBombError
 
     from imgflow.imaging import quality
 
+    unreadable = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error)
     images = []
     for role, path in (("original", args.original), ("compressed", args.compressed)):
         try:
@@ -40,13 +44,18 @@ def main(args: argparse.Namespace) -> int:
             image.load()
         except FileNotFoundError:
             return _fail(f"{role} {path}: no such file")
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except DecompressionBombError as exc:
+            return _fail(f"{role} {path} is too large to score safely ({exc})")
+        except unreadable as exc:
             return _fail(f"{role} {path} is not a readable image ({exc})")
         images.append(image)
     try:
         value = quality.score_images(*images, exact=not args.fast)
     except ValueError as exc:
         return _fail(f"cannot compare {args.original} with {args.compressed}: {exc}")
+    except (SyntaxError, struct.error, OSError, EOFError) as exc:
+        # Pillow reads EXIF lazily: a broken block surfaces while orienting the pixels.
+        return _fail(f"cannot read the metadata of {args.original} or {args.compressed}: {exc}")
     print(f"{value:.6f}")
     return 0
 

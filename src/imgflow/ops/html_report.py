@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import struct
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -224,6 +225,7 @@ def _figure(path: Path | None, caption: str, size: int | None) -> str:
 def _thumbnail(path: Path) -> tuple[str | None, str | None]:
     """A small PNG or JPEG of an image as a data URI, or why there is none."""
     from PIL import Image, ImageOps
+    from PIL.Image import DecompressionBombError
 
     try:
         with Image.open(path) as image:
@@ -240,7 +242,15 @@ def _thumbnail(path: Path) -> tuple[str | None, str | None]:
             else:
                 picture.save(buffer, "JPEG", quality=82)
                 kind = "jpeg"
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        struct.error,
+        DecompressionBombError,
+    ) as exc:
+        # Whatever the workflow rejected may be here: a bomb, a broken EXIF block...
         return None, f"{type(exc).__name__}: {exc}"
     return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode()}", None
 

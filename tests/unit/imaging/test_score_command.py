@@ -43,3 +43,11 @@ def test_score_refuses_unreadable_input(tmp_path: Path, capsys) -> None:
     assert "compressed" in capsys.readouterr().err
     assert main(["score", str(tmp_path / "missing.png"), str(tmp_path / "a.png")]) != 0
     assert "no such file" in capsys.readouterr().err
+
+
+def test_score_refuses_a_decompression_bomb_with_one_line(decompression_bomb: Path, capsys) -> None:
+    bomb = decompression_bomb
+    assert main(["score", str(bomb), str(bomb)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("imgflow score: original") and "too large to score safely" in err
+    assert "Traceback" not in err
