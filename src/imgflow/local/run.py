@@ -9,6 +9,7 @@ and quarantined originals, ``run.json`` (inputs and template parameters) and
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,21 +182,92 @@ def replay_failures(
     return results
 
 
+# What stuck executions end with: stopped, so the run ends and reports them.
+STUCK_ERROR = "ExecutionStuck"
+
+
+def stall_limit(definition: str) -> float:
+    """The longest one Task state may legitimately take, retries and back-off included.
+
+    Derived from the ASL's TimeoutSeconds and Retry lists (AWS's defaults
+    where they are absent): if no execution ends for that long, the ones
+    still running are stuck, not slow.
+    """
+    longest = 0.0
+    for state in _states(json.loads(definition)):
+        if state.get("Type") != "Task":
+            continue
+        timeout = float(state.get("TimeoutSeconds", 60))
+        attempts, backoff = 0, 0.0
+        for retrier in state.get("Retry", []):
+            tries = int(retrier.get("MaxAttempts", 3))
+            interval = float(retrier.get("IntervalSeconds", 1))
+            rate = float(retrier.get("BackoffRate", 2.0))
+            cap = float(retrier.get("MaxDelaySeconds", math.inf))
+            attempts += tries
+            backoff += sum(min(cap, interval * rate**k) for k in range(tries))
+        longest = max(longest, timeout * (1 + attempts) + backoff)
+    return longest
+
+
+def _states(definition: dict[str, Any]):
+    """Every state of a definition, those of Map and Parallel branches included."""
+    for state in definition.get("States", {}).values():
+        yield state
+        for branch in [*state.get("Branches", []), state.get("ItemProcessor") or {}]:
+            yield from _states(branch)
+
+
 def wait_for_executions(
-    stack: EmbeddedStack, images: int, progress: Progress | None = None
+    stack: EmbeddedStack,
+    images: int,
+    progress: Progress | None = None,
+    *,
+    stall_seconds: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Poll until every execution has ended, telling ``progress`` as they finish."""
-    last = None
+    """Poll until every execution has ended, telling ``progress`` as they finish.
+
+    If none ends for ``stall_seconds`` (default: ``stall_limit`` of the
+    state machine), those still running are stopped with ``STUCK_ERROR``
+    and reported, by name, like any failure: the run always ends.
+    """
+    limit = (
+        stall_limit(stack.spec.state_machine.definition) if stall_seconds is None else stall_seconds
+    )
+    last, changed = None, time.monotonic()
     while True:
         executions = stack.executions()
         finished = sum(1 for e in executions if e["status"] in _TERMINAL)
-        if progress is not None and (finished, len(executions)) != last:
-            last = (finished, len(executions))
-            progress(finished, len(executions), images)
+        if (finished, len(executions)) != last:
+            last, changed = (finished, len(executions)), time.monotonic()
+            if progress is not None:
+                progress(finished, len(executions), images)
         if finished == len(executions):
             break
+        if time.monotonic() - changed > limit:
+            stuck = [e for e in executions if e["status"] not in _TERMINAL]
+            stopped = {e["executionArn"]: _stop(stack, e, limit) for e in stuck}
+            return [
+                stopped.get(e["executionArn"]) or stack.describe(e["executionArn"])
+                for e in executions
+            ]
         time.sleep(0.02)
     return [stack.describe(e["executionArn"]) for e in executions]
+
+
+def _stop(stack: EmbeddedStack, execution: dict[str, Any], limit: float) -> dict[str, Any]:
+    """StopExecution with the reason, and the description AWS would then give.
+
+    moto's interpreter marks an execution ABORTED only once its running
+    task returns, and drops the error and cause: a stuck task never returns.
+    """
+    cause = (
+        f"execution {execution['name']} made no progress for {limit:.0f} s, longer than "
+        "any task of the state machine may take with its retries; stopped"
+    )
+    arn = execution["executionArn"]
+    stack.sfn.stop_execution(executionArn=arn, error=STUCK_ERROR, cause=cause)
+    return {**stack.describe(arn), "status": "ABORTED", "error": STUCK_ERROR, "cause": cause}
 
 
 def _reports(uploads: list[Upload], descriptions: list[dict]) -> list[ImageReport]:
