@@ -83,6 +83,8 @@ TOLERANCE = 0.02
 # The score the boundary search aims at, above the pass mark: a secant step
 # that lands a hair below the mark wastes a score.
 AIM_ABOVE = 0.05
+# The furthest a step may go past a file too large to win, in score points.
+LEAP = 5.0
 
 
 @dataclass(frozen=True)
@@ -228,19 +230,23 @@ class _Search:
                 return
             x = float(np.clip(x, low, high))
             candidate, first = first or self.encode(family, x), None
+            x = family.x(candidate.param)  # the setting used (a whole quality, for one)
             sizes.append((x, math.log(candidate.encoded_size)))
             if candidate.encoded_size >= self.size_to_beat:
                 passing = max(passing, x)
                 if failing - passing <= family.tolerance or passing >= high:
                     return
-                # Too large to win: jump to where the file would just win.
+                # Too large to win: jump towards where the file would just win, but no
+                # further than LEAP points of score (sizes can be flat over a stretch).
                 goal = math.log(self.size_to_beat * (1.0 - CHALLENGE_GAIN))
-                x = max(self._x_for_size(sizes, goal, low, high), passing + family.tolerance)
+                x = self._x_for_size(sizes, goal, low, high)
+                x = min(max(x, passing + family.tolerance), passing + LEAP / family.slope)
                 x = min(x, failing - family.tolerance / 2)
                 continue
-            budget -= 1
+            scored = self.evaluations
             # A challenger's first failure ends its family: its score is never used.
             passed = self.score(candidate, screen=challenger and passing < low)
+            budget -= self.evaluations - scored  # a setting scored before is free
             points.append((x, candidate.score or 0.0))
             if passed:
                 passing = max(passing, x)
@@ -257,7 +263,9 @@ class _Search:
     ) -> float:
         aim = self.target + AIM_ABOVE
         (x0, s0), *rest = sorted(points, key=lambda p: abs(p[1] - aim))
-        guess = x0 + (s0 - aim) / family.slope
+        # At least one step of the family's grain, towards the aim.
+        step = (s0 - aim) / family.slope
+        guess = x0 + math.copysign(max(abs(step), family.tolerance), step)
         if rest and rest[0][1] != s0 and rest[0][0] != x0:
             x1, s1 = rest[0]
             secant = x0 + (aim - s0) * (x1 - x0) / (s1 - s0)
@@ -265,8 +273,9 @@ class _Search:
             limit = 2 * max(abs(guess - x0), family.tolerance)
             guess = x0 + float(np.clip(secant - x0, -limit, limit))
         bracketed = passing >= family.x_range[0] and failing <= family.x_range[1]
-        half = family.tolerance / 2
-        inside_low, inside_high = passing + half, failing - half
+        # Strictly inside the bracket: a whole setting must differ from both ends.
+        margin = family.tolerance if family.whole else family.tolerance / 2
+        inside_low, inside_high = passing + margin, failing - margin
         if bracketed and not inside_low <= guess <= inside_high:
             return (passing + failing) / 2
         return float(np.clip(guess, inside_low, inside_high))

@@ -258,3 +258,21 @@ def test_an_integer_family_never_scores_the_same_setting_twice(no_mozjpeg) -> No
     assert all(p == int(p) for p in scored)
     assert run.evaluations == len(set(scored))
     assert run.best.param == 91
+
+
+def test_a_whole_family_reaches_its_boundary_in_three_scores_from_a_far_start(no_mozjpeg) -> None:
+    # fog.jpg's measured curve: from quality 90 (2.6 points short) the steps must be
+    # taken at the qualities actually encoded, not at the fractions aimed at.
+    measured = {90: 82.58, 91: 84.42, 92: 85.39, 93: 87.14, 94: 88.0, 95: 89.0}
+
+    def encode(q: float) -> bytes:
+        head = f"q:{q:.6f}:".encode()
+        return head + b"x" * (1_000 * int(q) - len(head))
+
+    family = lossy.Family(
+        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
+    )
+    run = _Scripted(lambda _, q: measured[int(q)])
+    run.boundary(family, family.x(90), budget=lossy.FIRST_BUDGET, challenger=False)
+    assert run.best.param == 92
+    assert run.evaluations <= lossy.FIRST_BUDGET
