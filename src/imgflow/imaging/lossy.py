@@ -1,18 +1,19 @@
 """Perceptually targeted lossy JPEG: the smallest file whose SSIMULACRA2 stays above a target.
 
 The search draws candidates from several *families* of re-encodings of the
-decoded original, each with one continuous parameter that makes files
-smaller as it grows, and keeps the smallest file that scores at or above
-the target, whichever family made it:
+decoded original, each with one parameter that makes files smaller as it
+moves, and keeps the smallest file that scores at or above the target,
+whichever family made it:
 
-- ``jpegli-420``: Google's jpegli (PyPI ``ajpegli``) at a continuous
-  butteraugli distance, 4:2:0, adaptive quantisation on: the first family,
-  the one the boundary is searched in from scratch. (A grayscale source is
-  encoded grey: ``jpegli-gray``.)
-- ``jpegli-420-flat``, ``jpegli-444``, ``jpegli-444-flat``: the same encoder
-  without adaptive quantisation and/or without chroma subsampling. Each is
-  a different curve of score against size; on a given photo one of them
-  may lie above the first (measured: up to 8% smaller at the same score).
+- ``jpegli-q``: Google's jpegli (PyPI ``ajpegli``) at an integer quality,
+  4:2:0, the naive search's own candidates: the first family, the one the
+  boundary is searched in from scratch. Its quality API writes two
+  quantisation tables, finer in chroma than the distance API's three.
+- ``jpegli-420``, ``jpegli-420-flat``, ``jpegli-444``: jpegli at a
+  continuous butteraugli distance, 4:2:0 with and without adaptive
+  quantisation, and 4:4:4. Each is a different curve of score against
+  size; on a given photo one of them may lie well above the first.
+  (A grayscale source is encoded grey: ``jpegli-q-gray``, ``jpegli-gray``...)
 - ``requant``: libjpeg-turbo (Pillow) with the source's own quantisation
   tables scaled by a factor >= 1 and its own chroma subsampling, for
   sources saved below quality ``REQUANT_BELOW``: the 8x8 grid stays aligned
@@ -23,12 +24,13 @@ Scores do not fall monotonically with size, neither within a family (the
 quantisation tables move in steps) nor across families, so the search never
 assumes it: every scored candidate is kept, and the result is the smallest
 one that passed. The first family's boundary is bracketed with secant steps
-on score against log-distance. Every other family is then *challenged*: the
-setting whose file would be ``CHALLENGE_GAIN`` smaller than the best so far
-is found by encoding alone (encoding costs ~1/20 of a score), and scored;
-if it passes, the family takes the lead and its own boundary is searched
-from there, otherwise the family is dropped after that one score. A global
-budget of scored candidates bounds the cost.
+on score against the setting actually encoded. Every other family is then
+*challenged*: the setting whose file would be ``CHALLENGE_GAIN`` smaller
+than the best so far is found by encoding alone (encoding costs ~1/20 of a
+score), and scored; if it passes, the family takes the lead and its own
+boundary is searched from there, otherwise the family is dropped after that
+one score, which may stop early on the coarse scales. ``MAX_SCORES`` bounds
+the cost; a setting already scored is never scored again.
 
 jpegli writes progressive files with optimised Huffman tables; Pillow's
 requantised files are re-coded progressive by mozjpeg's lossless pass as
@@ -85,6 +87,20 @@ TOLERANCE = 0.02
 AIM_ABOVE = 0.05
 # The furthest a step may go past a file too large to win, in score points.
 LEAP = 5.0
+# Typical log-size lost per unit of log-distance (jpegli near quality 90).
+_SIZE_SLOPE = 0.8
+# jpegli's distance range (0.1 is about quality 100, 8 far below any target)
+# and the integer qualities searched.
+JPEGLI_DISTANCE = (0.1, 8.0)
+JPEGLI_QUALITY = (30, 99)
+# Requantisation factors (1 keeps the source's tables), and the first tried.
+REQUANT_FACTOR = (1.0, 1.8)
+_REQUANT_START = 1.15
+# Families whose output mozjpeg's lossless pass shrinks enough to change a
+# decision: Pillow writes baseline JPEG (progressive re-coding saves 3-5%);
+# jpegli's output is already progressive with optimised tables (<1%), so it is
+# optimised once, as the winner.
+_MOZJPEG_PAYS = {"requant"}
 
 
 @dataclass(frozen=True)
@@ -131,7 +147,7 @@ class Candidate:
     family: str
     param: float
     data: bytes  # re-coded by mozjpeg once it passes (requant) or wins (jpegli)
-    score: float | None  # None: never scored (could not beat the best so far)
+    score: float | None  # None: never scored (too large to win, or a size probe)
 
     def __post_init__(self) -> None:
         self.encoded_size = len(self.data)  # the encoder's own output
@@ -305,7 +321,9 @@ class _Search:
         self.boundary(family, chosen_x, self.budget_left(), challenger=True, first=chosen)
 
     @staticmethod
-    def _x_for_size(points: list[tuple[float, float]], goal: float, low: float, high: float):
+    def _x_for_size(
+        points: list[tuple[float, float]], goal: float, low: float, high: float
+    ) -> float:
         """The x whose log size should be ``goal``: secant on the two nearest points."""
         ranked = sorted(points, key=lambda p: abs(p[1] - goal))
         x0, s0 = ranked[0]
@@ -322,17 +340,6 @@ def _decoded(data: bytes) -> np.ndarray:
     (held during scoring, it would be the largest allocation of a large photo's search)."""
     with Image.open(io.BytesIO(data)) as decoded:
         return quality.planes(decoded, orient=False)
-
-
-# Families whose output mozjpeg's lossless pass shrinks enough to change a
-# decision: Pillow writes baseline JPEG (progressive re-coding saves 3-5%);
-# jpegli's output is already progressive with optimised tables (<1%), so it is
-# optimised once, as the winner.
-_MOZJPEG_PAYS = {"requant"}
-
-
-# Typical log-size lost per unit of log-distance (jpegli near quality 90).
-_SIZE_SLOPE = 0.8
 
 
 def search(
@@ -376,15 +383,6 @@ def search(
     return SearchResult(
         best.data, method, best.score or 0.0, run.evaluations, run.encodes, seconds, run.tried
     )
-
-
-# jpegli's distance range: 0.1 is about quality 100, 8 far below any target;
-# its integer quality range searched.
-JPEGLI_DISTANCE = (0.1, 8.0)
-JPEGLI_QUALITY = (30, 99)
-# Requantisation factors: 1 keeps the source's tables.
-REQUANT_FACTOR = (1.0, 1.8)
-_REQUANT_START = 1.15
 
 
 def _first_quality(source_quality: int, target: float) -> int:

@@ -448,7 +448,7 @@ class Reference:
         count = self.weights.shape[1]
         for scale in range(count):
             if scale < self.exact_from:  # the fast arithmetic: a strip of rows at a time
-                kept, coarser = self._reference_in_strips(scale, linear)
+                kept, coarser = self._reference_in_strips(scale, linear), _half_in_strips(linear)
             else:
                 linear = to_linear(linear)
                 kept = self._reference_scale(scale, linear)
@@ -474,20 +474,17 @@ class Reference:
         variance = {c: s11 - mu[c] * mu[c] for c, s11 in zip(ssim, sigmas, strict=True)}
         return _Scale({c: xyb[c] for c in used}, mu, variance, ssim, used, edges)
 
-    def _reference_in_strips(self, scale: int, planes: np.ndarray) -> tuple[_Scale, np.ndarray]:
-        """One scale computed a strip of rows at a time, and the next scale's linear
-        planes: no temporary of the scale's size beyond the kept planes."""
+    def _reference_in_strips(self, scale: int, planes: np.ndarray) -> _Scale:
+        """One scale computed a strip of rows at a time: no temporary of the
+        scale's size beyond the kept planes."""
         used, ssim, edges = self._channels(scale)
         h, w = planes.shape[1:]
         kept = {
             name: {c: np.empty((h, w), _F32) for c in channels}
             for name, channels in (("xyb", used), ("mu", used), ("variance", ssim))
         }
-        half = np.empty((3, (h + 1) // 2, (w + 1) // 2), _F32)
         for a, b, top, ext in _strips(planes):
-            linear = to_linear(ext)
-            half[:, a // 2 : (b + 1) // 2] = _downsample(linear[:, a - top : b - top])
-            xyb = _xyb_fast(linear, used)
+            xyb = _xyb_fast(to_linear(ext), used)
             rows = [xyb[c] for c in used] + [xyb[c] * xyb[c] for c in ssim]
             blurred = [_blur_rows(plane, top, a, b, h) for plane in rows]
             for c, m in zip(used, blurred, strict=False):
@@ -496,7 +493,7 @@ class Reference:
             for c, s11 in zip(ssim, blurred[len(used) :], strict=True):
                 m = kept["mu"][c][a:b]
                 kept["variance"][c][a:b] = s11 - m * m
-        return _Scale(kept["xyb"], kept["mu"], kept["variance"], ssim, used, edges), half
+        return _Scale(kept["xyb"], kept["mu"], kept["variance"], ssim, used, edges)
 
     @classmethod
     def from_image(cls, image: Image.Image, *, exact: bool = True) -> Reference:
