@@ -71,3 +71,18 @@ def test_each_task_selects_exactly_the_contract_fields(asl, state, model):
 
     selected = {k.removesuffix(".$") for k in asl["States"][state]["ResultSelector"]}
     assert selected == {f.name for f in fields(getattr(contract, model))}
+
+
+def test_the_large_image_task_is_the_compress_task_on_the_large_function(asl):
+    # Two states because ASL has no reuse; they may differ only in what the route is for.
+    small, large = (task_states(asl)[n] for n in ("Compress image", "Compress large image"))
+    differs = {"Comment", "TimeoutSeconds", "Parameters"}
+    assert {k: v for k, v in small.items() if k not in differs} == {
+        k: v for k, v in large.items() if k not in differs
+    }
+    assert {**small["Parameters"], "FunctionName": None} == {
+        **large["Parameters"],
+        "FunctionName": None,
+    }
+    assert large["Parameters"]["FunctionName"] == "${CompressLargeImageFunctionArn}"
+    assert large["TimeoutSeconds"] > small["TimeoutSeconds"]
