@@ -696,7 +696,7 @@ _put_lock = threading.RLock()
 
 
 def _patch_s3_conditional_writes() -> None:
-    """Make moto's conditional PutObject atomic, as S3's is.
+    """Make moto's conditional PutObject (and DeleteObject) atomic, as S3's are.
 
     moto 5.2.5 checks If-Match / If-None-Match and then stores, unlocked: two
     threads racing on one key could both pass the check, where S3 lets exactly
@@ -711,10 +711,18 @@ def _patch_s3_conditional_writes() -> None:
     if getattr(S3Response.put_object, "_imgflow_serialised", False):
         return
     original_put, original_copy = S3Response.put_object, S3Response.copy_object
+    original_delete = S3Response.delete_object
 
     def put_object(self: Any) -> Any:
         with _put_lock:
             return original_put(self)
+
+    def delete_object(self: Any) -> Any:
+        # A delete disposes the key's buffer: racing a PutObject of the same key
+        # (duplicate executions staging the same result), it closed the file the
+        # put was still reading for its ETag ("I/O operation on closed file").
+        with _put_lock:
+            return original_delete(self)
 
     def copy_object(self: Any) -> Any:
         with _put_lock:
@@ -734,8 +742,10 @@ def _patch_s3_conditional_writes() -> None:
     put_object._imgflow_serialised = True  # type: ignore[attr-defined]
     put_object.__wrapped__ = original_put  # type: ignore[attr-defined]
     copy_object.__wrapped__ = original_copy  # type: ignore[attr-defined]
+    delete_object.__wrapped__ = original_delete  # type: ignore[attr-defined]
     S3Response.put_object = put_object  # type: ignore[method-assign]
     S3Response.copy_object = copy_object  # type: ignore[method-assign]
+    S3Response.delete_object = delete_object  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------------

@@ -880,3 +880,22 @@ def test_the_reason_for_serialised_parsing_still_holds():
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
     assert Preprocessor()._query_language_per_scope is Preprocessor()._query_language_per_scope
+
+
+def test_delete_object_is_serialised_with_puts(aws, monkeypatch):
+    # Unserialised, a delete racing a put of the same key closed the buffer the
+    # put was reading for its ETag ("I/O operation on closed file").
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.delete_object
+    held: list[bool] = []
+
+    def delete_object(self, *args, **kwargs):
+        held.append(moto_patches._put_lock._is_owned())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3Backend, "delete_object", delete_object)
+    aws.s3.create_bucket(Bucket="serialised")
+    aws.s3.put_object(Bucket="serialised", Key="k", Body=b"x")
+    aws.s3.delete_object(Bucket="serialised", Key="k")
+    assert held == [True]
