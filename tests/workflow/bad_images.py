@@ -106,3 +106,33 @@ def bmp() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (16, 16), (1, 2, 3)).save(buffer, "BMP")
     return buffer.getvalue()
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def jpeg_dc_out_of_range() -> bytes:
+    """A valid 8x8 grey JPEG whose one DC coefficient needs 12 bits.
+
+    Decoders (Pillow's libjpeg-turbo, browsers) accept it and show a white
+    square; libjpeg's *encoder* refuses such a coefficient ("DCT coefficient
+    out of range") and calls exit(), so transcoding it (mozjpeg's lossless
+    optimisation) ends the process that tries.
+    """
+    dc_counts = [0] * 16
+    dc_counts[3], dc_counts[4] = 15, 1  # DC categories 0-14 in 4 bits, 15 in 5
+    ac_counts = [1] + [0] * 15  # one code, "0": end of block
+    bits = "1100" + "100000000000" + "0"  # category 12, value +2048, EOB
+    bits += "1" * (-len(bits) % 8)
+    scan = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8))
+    return (
+        b"\xff\xd8"
+        + _segment(0xDB, bytes([0]) + bytes([1] * 64))
+        + _segment(0xC0, bytes([8]) + struct.pack(">HH", 8, 8) + bytes([1, 1, 0x11, 0]))
+        + _segment(0xC4, bytes([0x00]) + bytes(dc_counts) + bytes(range(16)))
+        + _segment(0xC4, bytes([0x10]) + bytes(ac_counts) + bytes([0]))
+        + _segment(0xDA, bytes([1, 1, 0x00, 0, 63, 0]))
+        + scan.replace(b"\xff", b"\xff\x00")
+        + b"\xff\xd9"
+    )

@@ -6,11 +6,24 @@ coefficient (the lossless mode, and the last step of the lossy one).
 
 from __future__ import annotations
 
-import mozjpeg_lossless_optimization as mozjpeg
+import signal
+import subprocess
+import sys
 
 from imgflow.imaging import metadata
 
 METHOD = "jpeg-lossless"
+
+# libjpeg's default error handler prints and calls exit(): mozjpeg's transcoder
+# does that on files every decoder accepts (a DCT coefficient out of the
+# encoder's range), which would end the function's process. So the transcode
+# runs in a child process (about 20 ms), and such a file only loses its
+# lossless candidate. The user's bytes go in on stdin, the result out on stdout.
+_TRANSCODE = (
+    "import sys, mozjpeg_lossless_optimization as m\n"
+    "sys.stdout.buffer.write(m.optimize(sys.stdin.buffer.read(), copy=m.COPY_MARKERS.ALL))"
+)
+_TRANSCODE_SECONDS = 120  # a 100 MP JPEG takes about 10 s
 
 
 def optimize_lossless(data: bytes) -> bytes:
@@ -19,9 +32,35 @@ def optimize_lossless(data: bytes) -> bytes:
     Pixels are bit-identical (jpegtran-class transcoding of the coefficients).
     Every marker is copied: ``optimize()`` drops ICC and EXIF by default. The
     result may be larger than the input (already-optimised files); the
-    caller compares. Raises ValueError when mozjpeg cannot read the file.
+    caller compares. Raises ValueError when mozjpeg cannot transcode the
+    file, including when it gives up by ending its process.
     """
-    return mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _TRANSCODE],
+            input=data,
+            capture_output=True,
+            timeout=_TRANSCODE_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ValueError(f"mozjpeg took over {_TRANSCODE_SECONDS} s to transcode") from exc
+    if done.returncode == 0 and done.stdout:
+        return done.stdout
+    said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise ValueError(
+        f"mozjpeg cannot transcode this JPEG ({_ended(done.returncode)}): "
+        + (said[-1] if said else "no message")
+    )
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 # The IJG (libjpeg) luminance table at quality 50, natural order.
