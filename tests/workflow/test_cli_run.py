@@ -60,7 +60,7 @@ def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):
     assert lines[0].split() == ["key", "outcome", "bytes", "in", "bytes", "out", "saved"], lines
     assert not [line for line in lines if line.startswith("{")], "no log lines on stdout"
     assert [line for line in done.stderr.splitlines() if line] == [
-        line for line in done.stderr.splitlines() if "executions finished" in line
+        line for line in done.stderr.splitlines() if "images done" in line
     ], done.stderr
 
 

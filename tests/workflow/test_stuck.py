@@ -37,7 +37,7 @@ def test_a_stuck_execution_is_stopped_reported_by_name_and_the_wait_ends(stack):
     stack.inject("ValidateImageFunction", lambda event: release.wait(60))  # never answers
     try:
         stack.upload("stuck.jpg", sample("photos/harbour.jpg"))
-        (described,) = wait_for_executions(stack, 1, stall_seconds=0.5)
+        (described,) = wait_for_executions(stack, stall_seconds=0.5)
     finally:
         release.set()
     report = report_from_execution(described)

@@ -57,7 +57,11 @@ def _local(args: argparse.Namespace) -> int:
         return 2
     try:
         replayed = replay_failures(
-            args.run, template_parameters(args), args.key, args.error, ProgressBar()
+            args.run,
+            template_parameters(args),
+            args.key,
+            args.error,
+            ProgressBar(unit="executions ended"),
         )
     except (FileNotFoundError, LookupError) as exc:
         print(f"imgflow replay: {exc}", file=sys.stderr)

@@ -21,23 +21,25 @@ PARAMETER_OPTIONS = {
 
 
 class ProgressBar:
-    """``[#####.....] 3/5 executions finished`` on stderr, redrawn in place on a terminal."""
+    """``[#####.....] 3/5 images done`` on stderr, redrawn in place on a terminal."""
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, width: int = 30, *, unit: str = "images done"
+    ) -> None:
         self.stream = stream or sys.stderr
         self.width = width
+        self.unit = unit
         self.started = time.monotonic()
         self.tty = self.stream.isatty()
 
-    def __call__(self, finished: int, started: int, images: int) -> None:
-        total = max(started, 1)
-        filled = round(self.width * finished / total)
+    def __call__(self, done: int, total: int) -> None:
+        filled = round(self.width * done / max(total, 1))
         bar = "#" * filled + "." * (self.width - filled)
-        line = f"[{bar}] {finished}/{started} executions finished ({images} images)"
+        line = f"[{bar}] {done}/{total} {self.unit}"
         if self.tty:
-            end = "\n" if finished == started else ""
+            end = "\n" if done == total else ""
             self.stream.write(f"\r{line}{end}")
-        elif finished == started:
+        elif done == total:
             self.stream.write(f"{line} in {time.monotonic() - self.started:.1f} s\n")
         self.stream.flush()
 
@@ -62,8 +64,21 @@ def register(commands: Any) -> None:
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="where results go")
     run.add_argument("--template", type=Path, help="template.yaml (default: nearest one)")
+    run.add_argument(
+        "--concurrency",
+        type=_positive,
+        metavar="N",
+        help="worker processes per function, as Lambda's concurrency (default: one per core)",
+    )
     add_parameter_options(run)
     run.set_defaults(handler=main)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def template_parameters(args: argparse.Namespace) -> dict[str, str]:
@@ -80,7 +95,14 @@ def main(args: argparse.Namespace) -> int:
     from imgflow.ops.report import format_table
 
     try:
-        reports = run(args.paths, args.out, template_parameters(args), args.template, ProgressBar())
+        reports = run(
+            args.paths,
+            args.out,
+            template_parameters(args),
+            args.template,
+            ProgressBar(),
+            workers=args.concurrency,
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"imgflow run: {exc}", file=sys.stderr)
         return 2

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
+from imgflow.local.workers import FunctionError
+
 LOG = logging.getLogger(__name__)
 
 #: The only moto release these patches were written and measured against.
@@ -212,6 +214,82 @@ def wait_for_execution(
         time.sleep(poll)
 
 
+def forget_executions(state_machine_arn: str, execution_arns: set[str]) -> int:
+    """Drop ended executions from moto's memory; return how many were dropped.
+
+    Step Functions keeps a Standard execution's history for 90 days; moto
+    keeps every one in memory until the mock stops, so a local run of
+    thousands of images would grow without bound. The runner saves each
+    history first, then forgets it. Running executions are never dropped.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    region = state_machine_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][region]
+    machine = backend.describe_state_machine(state_machine_arn)
+    kept = [
+        e
+        for e in machine.executions
+        if e.execution_arn not in execution_arns or e.stop_date is None
+    ]
+    dropped = len(machine.executions) - len(kept)
+    machine.executions[:] = kept
+    return dropped
+
+
+def forget_finished_threads() -> int:
+    """Drop ended threads from the interpreter's registry; return how many were dropped.
+
+    moto's ASL interpreter (ported from LocalStack) appends every thread it
+    starts (one per execution, one per Task state...) to the module-level
+    list ``TMP_THREADS``, which LocalStack empties at shutdown and moto
+    never does. Each ended thread keeps its execution's environment alive:
+    about 6 threads and 130 KB per image, without bound, in a long local run.
+    """
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    before = len(TMP_THREADS)
+    TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+    return before - len(TMP_THREADS)
+
+
+def forget_sent_notifications() -> None:
+    """Empty moto's record of every message each SNS topic has published.
+
+    moto keeps them all (``Topic.sent_notifications``, for its dashboard);
+    subscribers already have their copies.
+    """
+    from moto.sns.models import sns_backends
+
+    for account in sns_backends.values():
+        for backend in account.values():
+            for topic in backend.topics.values():
+                topic.sent_notifications.clear()
+
+
+def _patch_untracked_models() -> None:
+    """Why: moto keeps every model instance it ever creates, for its dashboard.
+
+    ``BaseModel.__new__`` appends each instance to its class's
+    ``instances_tracked`` list, which only ``/moto-api`` and ``reset()``
+    read. Every FakeKey stays alive with its object's bytes, the deep copy
+    that each ListObjectVersions makes of every version included, and so
+    does every execution, message and event: a local run of thousands of
+    images grew by about 140 KB per image, without bound. imgflow never
+    uses the dashboard, so instances are not tracked and are freed when
+    nothing else holds them (a FakeKey closes its buffer when collected;
+    S3's reset still disposes of every key its buckets hold).
+    """
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    __new__.__wrapped__ = BaseModel.__new__  # type: ignore[attr-defined]
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[assignment,method-assign]
+
+
 # ---------------------------------------------------------------------------
 # apply()
 # ---------------------------------------------------------------------------
@@ -239,6 +317,7 @@ def apply() -> None:
         _patch_retry_sleep()
         _patch_s3_conditional_writes()
         _patch_thread_safe_asl_parsing()
+        _patch_untracked_models()
         _applied = True
 
 
@@ -311,6 +390,8 @@ def _invoke_registered_handler(fn: Any, event: Any) -> tuple[str, bool, str]:
             raise _LambdaApiError(fault) from fault
         payload = {"errorType": fault.error, "errorMessage": fault.message}
         return json.dumps(payload), True, ""
+    except FunctionError as failed:  # from a worker process: Lambda's own payload
+        return json.dumps(failed.payload), True, ""
     except Exception as exc:
         return json.dumps(_runtime_error_payload(exc, request_id)), True, ""
     try:

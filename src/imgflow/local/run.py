@@ -4,19 +4,28 @@ A run's output folder holds everything needed to look at it later without
 the embedded AWS: ``report.json`` (the contract), ``report.html``, the results
 and quarantined originals, ``run.json`` (inputs and template parameters) and
 ``executions/`` (each execution's description, definition and history).
+
+A run's memory does not grow with the number of images: files are uploaded
+as the workflow has room for them (a window of twice the workers), and as
+soon as every execution of a key has ended, its result or quarantined
+original is written out, its history saved, and its objects and executions
+dropped from the embedded AWS.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from imgflow.contract import ErrorInfo, Outcome
+from imgflow.local import moto_patches
 from imgflow.local.runtime import EmbeddedStack
 from imgflow.ops import history
 from imgflow.ops.html_report import write_html_report
@@ -28,8 +37,13 @@ NOT_MATCHED = "not_matched_by_upload_rule"
 MANIFEST = "run.json"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
-# progress(finished executions, executions started, images)
-Progress = Callable[[int, int, int], None]
+# progress(done, total): images done of all (run), or executions ended of started (replay)
+Progress = Callable[[int, int], None]
+
+
+def default_workers() -> int:
+    """The local concurrency: one worker per function per core."""
+    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -78,17 +92,23 @@ def run(
     parameters: dict[str, str] | None = None,
     template: Path | None = None,
     progress: Progress | None = None,
+    *,
+    workers: int | None = None,
+    window: int | None = None,
 ) -> list[ImageReport]:
-    """Upload every file, wait for the workflow, write results, report.json and report.html."""
+    """Upload every file, run the workflow, write results, report.json and report.html.
+
+    ``workers`` is the local concurrency (worker processes per function,
+    default: the number of cores); at most ``window`` images (default: twice
+    that) are in the workflow at once.
+    """
     uploads = collect(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with EmbeddedStack(template, parameters) as stack:
-        for upload in uploads:
-            stack.upload(upload.key, upload.path.read_bytes())
-        descriptions = wait_for_executions(stack, len(uploads), progress)
-        reports = _reports(uploads, descriptions)
-        _write_outputs(stack, reports, out_dir)
-        _save_executions(stack, descriptions, out_dir)
+    workers = workers or default_workers()
+    with EmbeddedStack(template, parameters, workers=workers) as stack:
+        stream = _Stream(stack, out_dir, progress, len(uploads))
+        stream.run(uploads, window or 2 * workers)
+    reports = [stream.reports.get(u.key) or _not_matched(u) for u in uploads]
     manifest = {
         "template": str(stack.template_path.resolve()),
         "parameters": dict(parameters or {}),
@@ -127,7 +147,7 @@ def replay_failures(
         return []
     merged = {**manifest["parameters"], **(parameters or {})}
     replays: dict[str, str] = {}
-    with EmbeddedStack(Path(manifest["template"]), merged) as stack:
+    with EmbeddedStack(Path(manifest["template"]), merged, workers=default_workers()) as stack:
         # Seeding must not start executions: the replay starts them, with the original input.
         stack.s3.put_bucket_notification_configuration(
             Bucket=stack.source_bucket, NotificationConfiguration={}
@@ -149,10 +169,11 @@ def replay_failures(
                 stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps(event)
             )
             replays[entry["key"]] = started["executionArn"]
-        descriptions = wait_for_executions(stack, len(chosen), progress)
+        descriptions = wait_for_executions(stack, progress)
         by_arn = {d["executionArn"]: d for d in descriptions}
         after = {key: report_from_execution(by_arn[arn]) for key, arn in replays.items()}
-        _write_outputs(stack, list(after.values()), out_dir)
+        for report in after.values():
+            _write_output(stack, report, out_dir)
         _save_executions(stack, descriptions, out_dir)
     results = []
     for entry in chosen:
@@ -220,7 +241,6 @@ def _states(definition: dict[str, Any]):
 
 def wait_for_executions(
     stack: EmbeddedStack,
-    images: int,
     progress: Progress | None = None,
     *,
     stall_seconds: float | None = None,
@@ -241,7 +261,7 @@ def wait_for_executions(
         if (finished, len(executions)) != last:
             last, changed = (finished, len(executions)), time.monotonic()
             if progress is not None:
-                progress(finished, len(executions), images)
+                progress(finished, len(executions))
         if finished == len(executions):
             break
         if time.monotonic() - changed > limit:
@@ -270,26 +290,110 @@ def _stop(stack: EmbeddedStack, execution: dict[str, Any], limit: float) -> dict
     return {**stack.describe(arn), "status": "ABORTED", "error": STUCK_ERROR, "cause": cause}
 
 
-def _reports(uploads: list[Upload], descriptions: list[dict]) -> list[ImageReport]:
-    # The first execution of a key is the user's upload; in place, a later one
-    # (started by our own replacement) ends Skipped and is not the image's story.
-    first: dict[str, dict] = {}
-    for description in sorted(descriptions, key=lambda d: d["startDate"]):
-        key = source_from_event(json.loads(description["input"])).key
-        first.setdefault(key, description)
-    reports = []
-    for upload in uploads:
-        description = first.get(upload.key)
-        if description is None:
-            size = upload.path.stat().st_size
-            reports.append(
-                ImageReport(
-                    upload.key, "SUCCEEDED", Outcome.SKIPPED, size, None, None, None, NOT_MATCHED
-                )
+class _Stream:
+    """Uploads fed into the stack as it has room; each key written out and dropped when done."""
+
+    def __init__(
+        self, stack: EmbeddedStack, out_dir: Path, progress: Progress | None, images: int
+    ) -> None:
+        self.stack = stack
+        self.out_dir = out_dir
+        self.progress = progress
+        self.images = images
+        self.reports: dict[str, ImageReport] = {}
+        self.limit = stall_limit(stack.spec.state_machine.definition)
+        self._definition = json.loads(stack.spec.state_machine.definition)
+        self._open: dict[str, list[str]] = {}  # key -> its executions' ARNs
+        self._key_of: dict[str, str] = {}  # execution ARN -> key
+        self._ended: dict[str, dict[str, Any]] = {}  # ARN -> description, for open keys
+        self._unmatched = 0
+
+    def run(self, uploads: Iterable[Upload], window: int) -> None:
+        pending = deque(uploads)
+        changed = time.monotonic()
+        while pending or self._open:
+            while pending and len(self._open) < window:
+                upload = pending.popleft()
+                self._open[upload.key] = []
+                self.stack.upload(upload.key, upload.path.read_bytes())
+            if self._poll():
+                changed = time.monotonic()
+            closed = [key for key, arns in self._open.items() if self._done(arns)]
+            for key in closed:
+                self._close(key)
+            if closed:
+                changed = time.monotonic()
+                if self.progress is not None:
+                    self.progress(len(self.reports) + self._unmatched, self.images)
+            elif time.monotonic() - changed > self.limit:
+                self._stop_stuck()
+            else:
+                time.sleep(0.02)
+
+    def _poll(self) -> bool:
+        """Learn new executions and ended ones; True if anything changed."""
+        changed = False
+        for execution in self.stack.executions():
+            arn = execution["executionArn"]
+            if arn not in self._key_of:
+                description = self.stack.describe(arn)
+                key = source_from_event(json.loads(description["input"])).key
+                self._key_of[arn] = key
+                self._open.setdefault(key, []).append(arn)
+                changed = True
+            if execution["status"] in _TERMINAL and arn not in self._ended:
+                self._ended[arn] = self.stack.describe(arn)
+                changed = True
+        return changed
+
+    def _done(self, arns: list[str]) -> bool:
+        # Executions start while the upload (or the replacement) is written, so
+        # a key with none when polled was not matched by the upload rule.
+        return all(arn in self._ended for arn in arns)
+
+    def _close(self, key: str) -> None:
+        arns = self._open.pop(key)
+        descriptions = [self._ended.pop(arn) for arn in arns]
+        if not descriptions:
+            self._unmatched += 1
+            self._drop(key)
+            return
+        # The first execution of a key is the user's upload; in place, a later one
+        # (started by our own replacement) ends Skipped and is not the image's story.
+        first = min(descriptions, key=lambda d: d["startDate"])
+        report = report_from_execution(first)
+        _write_output(self.stack, report, self.out_dir)
+        for description in descriptions:
+            events = self.stack.history(description["executionArn"])
+            history.save(
+                self.out_dir, history.SavedExecution(description, self._definition, events)
             )
-        else:
-            reports.append(report_from_execution(description))
-    return reports
+        self.reports[key] = report
+        self._drop(key)
+        moto_patches.forget_executions(self.stack.state_machine_arn, set(arns))
+        moto_patches.forget_finished_threads()
+        self.stack.discard_notifications()
+        for arn in arns:
+            self._key_of.pop(arn, None)
+
+    def _drop(self, key: str) -> None:
+        """Every version of ``key`` in every bucket of the stack: written out, not kept."""
+        for bucket in self.stack.spec.buckets.values():
+            self.stack.delete_all_versions(bucket, key)
+
+    def _stop_stuck(self) -> None:
+        for arns in self._open.values():
+            for arn in arns:
+                if arn not in self._ended:
+                    execution = self.stack.describe(arn)
+                    self._ended[arn] = _stop(self.stack, execution, self.limit)
+
+
+def _not_matched(upload: Upload) -> ImageReport:
+    size = upload.path.stat().st_size
+    return ImageReport(
+        upload.key, "SUCCEEDED", Outcome.SKIPPED, size, None, None, None, NOT_MATCHED
+    )
 
 
 def _report_from_dict(entry: dict[str, Any]) -> ImageReport:
@@ -330,13 +434,14 @@ def _point_at_version(event: dict[str, Any], version_id: str | None) -> None:
         obj["version-id"] = version_id
 
 
-def _write_outputs(stack: EmbeddedStack, reports: list[ImageReport], out_dir: Path) -> None:
-    failed = set(stack.keys(stack.failed_bucket))
-    for report in reports:
-        if report.outcome in (Outcome.COMPRESSED, Outcome.KEPT_ORIGINAL):
-            _save(out_dir / "compressed", report.key, stack.read(stack.result_bucket, report.key))
-        elif report.status == "FAILED" and report.key in failed:
-            _save(out_dir / "failed", report.key, stack.read(stack.failed_bucket, report.key))
+def _write_output(stack: EmbeddedStack, report: ImageReport, out_dir: Path) -> None:
+    """The result, or the quarantined original, of one image."""
+    if report.outcome in (Outcome.COMPRESSED, Outcome.KEPT_ORIGINAL):
+        _save(out_dir / "compressed", report.key, stack.read(stack.result_bucket, report.key))
+    elif report.status == "FAILED":
+        data = stack.read_if_present(stack.failed_bucket, report.key)
+        if data is not None:
+            _save(out_dir / "failed", report.key, data)
 
 
 def _remove(folder: Path, key: str) -> None:

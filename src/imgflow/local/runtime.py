@@ -7,11 +7,22 @@ function's real handler module with the environment the template gives it
 through EventBridge to the state machine, exactly as on AWS. Executions run
 the real ASL in moto's interpreter, in background threads.
 
+Where the handlers run:
+- ``workers=N`` (what ``imgflow run`` uses): as on Lambda, every invocation
+  runs in a worker process of its function's pool (imgflow.local.workers),
+  with the template's MemorySize and Timeout enforced. The embedded AWS is
+  then also served on 127.0.0.1 (moto's server, sharing the same state), and
+  the workers reach it through ``AWS_ENDPOINT_URL``.
+- ``workers=None``: in this process, in the interpreter's threads. Tests use
+  it to reach into a handler's globals (``handler_module``); nothing bounds
+  a handler's memory or time there.
+
 Differences from AWS are listed in docs/local-runtime.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import io
 import json
@@ -32,6 +43,13 @@ import boto3
 from imgflow.aws import telemetry
 from imgflow.local import moto_patches
 from imgflow.local.template import REGION, FunctionSpec, StackSpec, read_stack
+from imgflow.local.workers import (
+    FunctionError,
+    FunctionPool,
+    Usage,
+    WorkerSpec,
+    worker_environment,
+)
 
 # Local runs stay quiet and offline: no X-Ray daemon, no metrics flush to stdout.
 LOCAL_ENV = {
@@ -70,13 +88,21 @@ class EmbeddedStack:
         parameters: dict[str, str] | None = None,
         *,
         log_level: str = "ERROR",
+        workers: int | None = None,
     ) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         self.template_path = template or find_template()
         self.spec: StackSpec = read_stack(self.template_path, parameters)
+        self.workers = workers
         self._env = {**LOCAL_ENV, "POWERTOOLS_LOG_LEVEL": log_level}
         self._faults: dict[str, Fault] = {}
+        self._worker_faults: dict[str, str] = {}
         self._modules: dict[str, ModuleType] = {}
+        self._pools: dict[str, FunctionPool] = {}
+        self._server: Any = None
         self._mock: Any = None
+        self._created = False
         self._saved_env: dict[str, str | None] = {}
         self.invocations: list[tuple[str, str]] = []  # (function logical id, outcome)
 
@@ -91,6 +117,8 @@ class EmbeddedStack:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # Metrics are off locally and cleared after every invocation (see invoke).
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # moto's objects are freed when dropped (moto_patches._patch_untracked_models).
+        warnings.filterwarnings("ignore", message="S3 key was not disposed of in time")
         self._set_env(self._env)
         # The handlers share one Powertools Logger, created when ``telemetry`` was
         # first imported (by this module, under the caller's environment, so at
@@ -99,7 +127,10 @@ class EmbeddedStack:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         try:
+            if self.workers is not None:
+                self._serve()
             self._create()
+            self._created = True
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -107,10 +138,15 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._mock is not None:
+            if self._mock is not None and self._created:
                 # Executions run in threads that must finish inside the mock.
                 self.wait(timeout=120, raise_on_timeout=False)
         finally:
+            for pool in self._pools.values():
+                pool.close()
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
             if self._mock is not None:
                 self._mock.stop()
                 self._mock = None
@@ -129,6 +165,16 @@ class EmbeddedStack:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+
+    def _serve(self) -> None:
+        """The same embedded AWS on 127.0.0.1, for the worker processes."""
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
 
     # resources ---------------------------------------------------------------
     def _create(self) -> None:
@@ -192,9 +238,7 @@ class EmbeddedStack:
             MemorySize=function.memory,
             Environment={"Variables": function.environment},
         )
-        module = self._load(function)
-        attribute = function.handler.rsplit(".", 1)[1]
-        handler = getattr(module, attribute)
+        handler = self._handler(function)
         logical = function.logical_id
 
         def invoke(event: Any, context: Any) -> Any:
@@ -203,6 +247,9 @@ class EmbeddedStack:
                 if fault is not None:
                     fault(event)
                 result = handler(event, context)
+            except FunctionError as exc:
+                self.invocations.append((logical, exc.error_type))
+                raise
             except BaseException as exc:
                 self.invocations.append((logical, type(exc).__name__))
                 raise
@@ -214,6 +261,48 @@ class EmbeddedStack:
             return result
 
         moto_patches.register_handler(function.name, invoke)
+
+    def _handler(self, function: FunctionSpec) -> Callable[[Any, Any], Any]:
+        """The callable an invocation reaches: the pool's, or the module's own."""
+        if self.workers is None:
+            module = self._load(function)
+            return getattr(module, function.handler.rsplit(".", 1)[1])
+        environment = {
+            **os.environ,
+            **function.environment,
+            **self._env,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+        }
+        threads = (os.cpu_count() or 1) // self.workers
+        pool = FunctionPool(
+            WorkerSpec(
+                function_name=function.name,
+                code_dir=function.code_dir,
+                handler=function.handler,
+                environment=worker_environment(environment, self.endpoint, threads),
+                memory_mb=function.memory,
+                timeout_s=float(function.timeout),
+            ),
+            self.workers,
+        )
+        self._pools[function.logical_id] = pool
+        pool.warm()  # a cold start now: a bad environment fails the stack, not an image
+
+        def in_worker(event: Any, context: Any) -> Any:
+            fault = self._worker_faults.get(function.logical_id)
+            return pool.invoke(event, dataclasses.asdict(context), fault=fault)
+
+        return in_worker
+
+    def worker_peaks(self) -> dict[str, float]:
+        """Per function, the most memory (MB) one of its workers has held so far."""
+        return {pool.spec.function_name: pool.peak_mb for pool in self._pools.values()}
+
+    @property
+    def usage(self) -> list[Usage]:
+        """Every worker invocation so far: duration and peak memory, per function."""
+        return [u for pool in self._pools.values() for u in pool.usage]
 
     def _load(self, function: FunctionSpec) -> ModuleType:
         """Import the handler module fresh: a cold start with its template environment."""
@@ -262,12 +351,30 @@ class EmbeddedStack:
         else:
             self._faults[function_logical_id] = fault
 
+    def crash_workers(self, function_logical_id: str, fault: str | None) -> None:
+        """Make a function's worker processes misbehave (``workers.FAULTS``); None stops it.
+
+        Unlike ``inject``, which raises in this process, the worker itself
+        exits, segfaults, runs out of memory or hangs, and the runtime
+        reports it as Lambda would.
+        """
+        if self.workers is None:
+            raise RuntimeError("crash_workers needs worker processes (workers=N)")
+        if fault is None:
+            self._worker_faults.pop(function_logical_id, None)
+        else:
+            self._worker_faults[function_logical_id] = fault
+
     def handler_module(self, function_logical_id: str) -> ModuleType:
         """A function's loaded handler module (its cold-start globals: SETTINGS, STORE...).
 
         Tests reach the function's own clients through it, e.g. to make S3 fail
         underneath the adapter the way a throttled bucket does.
         """
+        if self.workers is not None:
+            raise RuntimeError(
+                "handlers run in worker processes (workers=N): their modules are not here"
+            )
         return self._modules[function_logical_id]
 
     def invoke(self, function_logical_id: str, event: Any) -> Any:
@@ -283,6 +390,9 @@ class EmbeddedStack:
             log_stream_name="local",
             timeout_seconds=function.timeout,
         )
+        if self.workers is not None:
+            # A failure raises FunctionError, whose payload is Lambda's.
+            return self._pools[function_logical_id].invoke(event, dataclasses.asdict(context))
         handler = function.handler.rsplit(".", 1)[1]
         return getattr(self._modules[function_logical_id], handler)(event, context)
 
@@ -341,8 +451,27 @@ class EmbeddedStack:
                 )
         return list(self._inbox)
 
+    def discard_notifications(self) -> None:
+        """Forget every notification published so far (a long run never reads them)."""
+        self.notifications()  # receives and deletes them (PurgeQueue: once a minute)
+        self._inbox.clear()
+        moto_patches.forget_sent_notifications()
+
     def read(self, bucket: str, key: str) -> bytes:
         return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def read_if_present(self, bucket: str, key: str) -> bytes | None:
+        try:
+            return self.read(bucket, key)
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def delete_all_versions(self, bucket: str, key: str) -> None:
+        """Remove ``key`` from ``bucket`` for good: every version and delete marker."""
+        listed = self.s3.list_object_versions(Bucket=bucket, Prefix=key)
+        for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]:
+            if entry["Key"] == key:
+                self.s3.delete_object(Bucket=bucket, Key=key, VersionId=entry["VersionId"])
 
     def keys(self, bucket: str) -> list[str]:
         paginator = self.s3.get_paginator("list_objects_v2")
