@@ -1,6 +1,6 @@
 """A bounded soak of the real workflow on the embedded runtime, with faults injected.
 
-    python tools/soak.py [--uploads 500] [--seed N] [--fault-rate 0.1] [--batch 50]
+    python tools/soak.py [--uploads 5000] [--seed N] [--fault-rate 0.1] [--batch 50] [--workers N]
 
 Uploads a seeded mix of images (valid JPEG/PNG/GIF, broken files, and
 "poisoned" valid images whose compress step always fails), re-delivers some
@@ -17,7 +17,13 @@ Then it checks the invariants, for every upload:
 - none lost: the original is still byte-identical in the source bucket;
 - none duplicated: at most one execution stored a result for it, at most one
   notification about it;
-- none stuck: every execution ended (the run has a deadline).
+- none stuck: every execution ended (the run has a deadline);
+- flat memory: each batch is checked, then its objects, executions and
+  notifications are dropped from the embedded AWS, and the process's RSS
+  may not grow by more than --max-growth-mb after the first batches.
+
+The handlers run in the test process (the default: faults are cheap there)
+or, with --workers N, in worker processes as ``imgflow run`` runs them.
 
 Prints the counts; exits 1 if any invariant fails (or time runs out).
 """
@@ -72,16 +78,16 @@ class Upload:
     etag: str = ""
 
 
-def make_plan(count: int, rng: random.Random) -> list[Upload]:
+def make_plan(count: int, rng: random.Random, start: int = 0) -> list[Upload]:
     plan = []
-    for i in range(count):
+    for i in range(start, start + count):
         roll = rng.random()
         kind = "broken" if roll < 0.08 else "poisoned" if roll < 0.11 else "good"
         fmt = rng.choice(["jpg", "png", "gif"])
         data = image_bytes(fmt, rng)
         if kind == "broken":
             data = rng.choice([data[: len(data) // 2], b"", b"<html>not an image</html>"])
-        key = f"soak/{i // 50:02d}/{rng.choice(['', 'a b ', 'x+y ', 'ü '])}img-{i:04d}.{fmt}"
+        key = f"soak/{i // 50:03d}/{rng.choice(['', 'a b ', 'x+y ', 'ü '])}img-{i:05d}.{fmt}"
         duplicates = 1 if rng.random() < 0.05 else 0
         plan.append(Upload(key, data, kind, duplicates))
     return plan
@@ -143,46 +149,91 @@ class FaultInjector:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--uploads", type=int, default=500)
+    parser.add_argument("--uploads", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--fault-rate", type=float, default=0.1)
     parser.add_argument("--batch", type=int, default=50, help="uploads in flight at once")
-    parser.add_argument("--deadline", type=float, default=540, help="seconds for the whole run")
+    parser.add_argument("--workers", type=int, help="worker processes per function")
+    parser.add_argument("--deadline", type=float, default=5400, help="seconds for the whole run")
+    parser.add_argument(
+        "--max-growth-mb",
+        type=float,
+        default=64,
+        help="RSS growth allowed after the first tenth of the batches",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     rng = random.Random(args.seed)
-    plan = make_plan(args.uploads, rng)
-    poisoned = {u.key for u in plan if u.kind == "poisoned"}
-    injector = FaultInjector(args.seed, args.fault_rate, poisoned)
+    injector = FaultInjector(args.seed, args.fault_rate, set())
+    report: Counter[str] = Counter()
+    problems: list[str] = []
     stuck: list[str] = []
+    executions_run = retries = 0
+    batches = range(0, args.uploads, args.batch)
+    settled_at = batches[len(batches) // 10] if len(batches) > 1 else 0
+    baseline = peak = 0.0
     # Whatever the handlers print stays out of the counts.
-    with contextlib.redirect_stdout(io.StringIO()), EmbeddedStack(REPO / "template.yaml") as stack:
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        EmbeddedStack(REPO / "template.yaml", workers=args.workers) as stack,
+    ):
         for function in stack.spec.functions:  # every function the template declares
             stack.inject(function, injector.for_function(function))
-        for start in range(0, len(plan), args.batch):
-            batch = plan[start : start + args.batch]
+        for start in batches:
+            # Planned batch by batch (the same plan for a seed): nothing is held for later.
+            batch = make_plan(min(args.batch, args.uploads - start), rng, start)
+            injector.poisoned = {u.key for u in batch if u.kind == "poisoned"}
             for upload in batch:
                 upload.etag = stack.upload(upload.key, upload.data)["ETag"].strip('"')
             redeliver(stack, batch)
             remaining = args.deadline - (time.monotonic() - started)
-            try:
-                stack.wait(timeout=max(remaining, 1))
-            except TimeoutError:
+            executions = stack.wait(timeout=max(remaining, 1), raise_on_timeout=False)
+            stuck += [
+                e["executionArn"] for e in executions if e["status"] not in ("SUCCEEDED", "FAILED")
+            ]
+            executions_run += len(executions)
+            counted = account(stack, batch, executions)
+            problems += counted.pop("problems")
+            report.update(counted)
+            forget(stack, batch, executions)
+            retries += len(moto_patches.retry_delays)
+            moto_patches.retry_delays.clear()
+            injector.attempts.clear()  # keys never recur across batches
+            if stuck:
                 break
-        executions = stack.wait(timeout=1, raise_on_timeout=False)
-        stuck = [
-            e["executionArn"] for e in executions if e["status"] not in ("SUCCEEDED", "FAILED")
-        ]
-        report = account(stack, plan, executions)
-        retries = len(moto_patches.retry_delays)
+            if start == settled_at:
+                baseline = rss_mb()
+            peak = max(peak, rss_mb())
+    if peak - baseline > args.max_growth_mb:
+        problems.append(
+            f"MEMORY grew from {baseline:.0f} MB to {peak:.0f} MB after the first batches"
+        )
     elapsed = time.monotonic() - started
-    problems = report.pop("problems")
-    print_counts(args, report, injector, len(executions), retries, len(stuck), elapsed)
+    print_counts(args, dict(report), injector, executions_run, retries, len(stuck), elapsed)
+    print(f"  RSS after the first tenth    {baseline:.0f} MB, peak after it {peak:.0f} MB")
     for problem in problems[:20]:
         print(f"  PROBLEM {problem}")
-    ok = not problems and not stuck and report["accounted for"] == len(plan)
+    ok = not problems and not stuck and report["accounted for"] == args.uploads
     print("soak: OK" if ok else f"soak: FAILED ({len(problems)} problems, {len(stuck)} stuck)")
     return 0 if ok else 1
+
+
+def forget(stack: EmbeddedStack, batch: list[Upload], executions: list[dict]) -> None:
+    """Drop a checked batch from the embedded AWS, as ``imgflow run`` drops finished keys."""
+    for upload in batch:
+        for bucket in stack.spec.buckets.values():
+            stack.delete_all_versions(bucket, upload.key)
+    moto_patches.forget_executions(stack.state_machine_arn, {e["executionArn"] for e in executions})
+    moto_patches.forget_finished_threads()
+    stack.discard_notifications()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def redeliver(stack: EmbeddedStack, batch: list[Upload]) -> None:

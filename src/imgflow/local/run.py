@@ -328,7 +328,7 @@ class _Stream:
             elif time.monotonic() - changed > self.limit:
                 self._stop_stuck()
             else:
-                time.sleep(0.02)
+                time.sleep(0.05)
 
     def _poll(self) -> bool:
         """Learn new executions and ended ones; True if anything changed."""
