@@ -44,6 +44,9 @@ def test_run_accounts_for_every_image_and_writes_the_contract(tmp_path, capsys):
     ]
     table = capsys.readouterr().out
     assert "photos/harbour.jpg" in table and "report.json" in table
+    # What each function's workers printed is kept, one log per function.
+    logs = sorted(p.stem for p in (out / "logs").iterdir())
+    assert "CompressImageFunction" in logs and "ValidateImageFunction" in logs, logs
 
 
 def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):

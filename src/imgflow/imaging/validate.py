@@ -78,8 +78,8 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
         claimed = next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
         if claimed:
             raise InvalidImageError(
-                f"the file starts like a {claimed} but its header is damaged ({exc}); "
-                "re-export the image and upload it again"
+                f"the file starts like a {claimed} but its header is damaged (no {claimed} "
+                "decoder accepts it); re-export the image and upload it again"
             ) from exc
         junk = _junk_before_signature(data)
         if junk:
@@ -121,6 +121,17 @@ def _bomb_message(exc: Exception, limits: Limits) -> str:
     )
 
 
+def _frame_bomb_message(exc: Exception, frame: int | None = None, frames: int = 1) -> str:
+    """A frame whose own extent is a bomb, though the image's declared size is not."""
+    match = _PILLOW_BOMB.search(str(exc))
+    size = f"{int(match.group(1)):,} pixels" if match else "too many pixels"
+    where = f"frame {frame + 1} of {frames}" if frame is not None and frames > 1 else "a frame"
+    return (
+        f"{where} declares {size}, far beyond the image's own size (a decompression "
+        "bomb?); refusing to decode it; re-export the image with frames inside its canvas"
+    )
+
+
 def _header_info(image: Image.Image) -> ImageInfo:
     image_format = image.format or "unknown"
     if image_format not in SUPPORTED_FORMATS:
@@ -130,7 +141,7 @@ def _header_info(image: Image.Image) -> ImageInfo:
     try:
         frames = getattr(image, "n_frames", 1)
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"a frame is too large: {exc}; refusing to decode it") from exc
+        raise ImageTooLargeError(_frame_bomb_message(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageError(f"{image_format} frame headers are corrupt: {exc}") from exc
     width, height = image.size
@@ -157,7 +168,7 @@ def _decode_every_frame(image: Image.Image, info: ImageInfo) -> None:
     except MemoryError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{exc}; refusing to decode it") from exc
+        raise ImageTooLargeError(_frame_bomb_message(exc, frame, info.frames)) from exc
     except Exception as exc:
         # Any decoder failure means the bytes are damaged; the decoders raise
         # OSError, SyntaxError, ValueError, EOFError, zlib and struct errors.

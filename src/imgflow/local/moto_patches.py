@@ -254,6 +254,29 @@ def forget_finished_threads() -> int:
     return before - len(TMP_THREADS)
 
 
+def drop_object(bucket_name: str, key: str) -> None:
+    """Remove every version of ``key`` (delete markers included) from moto's S3, at once.
+
+    What a lifecycle expiry of all versions does; the runner calls it once a
+    key's result is written out. Not through ListObjectVersions: moto's
+    deep-copies every version of the bucket, and iterates the keys unlocked,
+    so a concurrent write makes it fail ("'NoneType' object is not
+    iterable", seen under load). Done under the lock PutObject, CopyObject
+    and DeleteObject take (``_patch_s3_conditional_writes``).
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket_name)
+    with _put_lock:
+        versions = bucket.keys.getlist(key, [])
+        # Not bucket.keys.pop(key): it calls dispose() on delete markers, which lack it.
+        dict.pop(bucket.keys, key, None)
+    for version in versions:
+        if hasattr(version, "dispose"):
+            version.dispose()  # closes the buffer that held the object's bytes
+
+
 def forget_sent_notifications() -> None:
     """Empty moto's record of every message each SNS topic has published.
 

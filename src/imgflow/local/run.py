@@ -3,7 +3,8 @@
 A run's output folder holds everything needed to look at it later without
 the embedded AWS: ``report.json`` (the contract), ``report.html``, the results
 and quarantined originals, ``run.json`` (inputs and template parameters) and
-``executions/`` (each execution's description, definition and history).
+``executions/`` (each execution's description, definition and history) and
+``logs/`` (what each function's workers printed: warnings, tracebacks).
 
 A run's memory does not grow with the number of images: files are uploaded
 as the workflow has room for them (a window of twice the workers), and as
@@ -35,6 +36,7 @@ from imgflow.trigger import source_from_event
 
 NOT_MATCHED = "not_matched_by_upload_rule"
 MANIFEST = "run.json"
+LOGS = "logs"  # one file per function: what its workers printed, as CloudWatch would keep
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 # progress(done, total): images done of all (run), or executions ended of started (replay)
@@ -105,7 +107,8 @@ def run(
     uploads = collect(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or default_workers()
-    with EmbeddedStack(template, parameters, workers=workers) as stack:
+    logs = out_dir / LOGS
+    with EmbeddedStack(template, parameters, workers=workers, log_dir=logs) as stack:
         stream = _Stream(stack, out_dir, progress, len(uploads))
         stream.run(uploads, window or 2 * workers)
     reports = [stream.reports.get(u.key) or _not_matched(u) for u in uploads]
@@ -147,7 +150,9 @@ def replay_failures(
         return []
     merged = {**manifest["parameters"], **(parameters or {})}
     replays: dict[str, str] = {}
-    with EmbeddedStack(Path(manifest["template"]), merged, workers=default_workers()) as stack:
+    with EmbeddedStack(
+        Path(manifest["template"]), merged, workers=default_workers(), log_dir=out_dir / LOGS
+    ) as stack:
         # Seeding must not start executions: the replay starts them, with the original input.
         stack.s3.put_bucket_notification_configuration(
             Bucket=stack.source_bucket, NotificationConfiguration={}

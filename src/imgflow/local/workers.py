@@ -19,8 +19,9 @@ environment is replaced. ``FunctionPool`` does the same with local processes:
   dies on a signal fails it ``Runtime.ExitError``, with Lambda's messages.
 
 The worker side is ``python -m imgflow.local.workers REQUEST_FD REPLY_FD``;
-it speaks JSON over two pipes, and its stdout goes to the parent's stderr,
-like a function's logs.
+it speaks JSON over two pipes. Its stdout and stderr are the function's log:
+a file per function (``WorkerSpec.log_path``, as a CloudWatch log group), or
+the parent's stderr.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
-_POLL_SECONDS = 0.01
+_POLL_SECONDS = 0.025
 
 #: What a worker process can be made to do before its handler runs (tests).
 FAULTS = {
@@ -86,6 +87,7 @@ class WorkerSpec:
     environment: dict[str, str]  # the whole process environment
     memory_mb: int
     timeout_s: float
+    log_path: Path | None = None  # the function's log (its stdout and stderr); None: stderr
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,18 @@ class _Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
+        log = open(spec.log_path, "ab") if spec.log_path else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "imgflow.local.workers", str(request_read), str(reply_write)],
             env=spec.environment,
             pass_fds=(request_read, reply_write),
             stdin=subprocess.DEVNULL,
-            stdout=_log_fd(),
+            stdout=log or _log_fd(),
+            stderr=log,  # None: inherited, the parent's stderr
             cwd=spec.code_dir,
         )
+        if log is not None:
+            log.close()  # the worker holds its own descriptor
         os.close(request_read)
         os.close(reply_write)
         self.peak_seen = 0.0  # MB, during the current invocation

@@ -899,3 +899,35 @@ def test_delete_object_is_serialised_with_puts(aws, monkeypatch):
     aws.s3.put_object(Bucket="serialised", Key="k", Body=b"x")
     aws.s3.delete_object(Bucket="serialised", Key="k")
     assert held == [True]
+
+
+def test_drop_object_removes_every_version_of_one_key_only(aws):
+    aws.s3.create_bucket(Bucket="dropped")
+    aws.s3.put_bucket_versioning(Bucket="dropped", VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"one", b"two"):
+        aws.s3.put_object(Bucket="dropped", Key="k", Body=body)
+    aws.s3.delete_object(Bucket="dropped", Key="k")  # a delete marker on top
+    aws.s3.put_object(Bucket="dropped", Key="other", Body=b"kept")
+    moto_patches.drop_object("dropped", "k")
+    moto_patches.drop_object("dropped", "never-there")
+    listed = aws.s3.list_object_versions(Bucket="dropped")
+    assert [v["Key"] for v in listed.get("Versions", [])] == ["other"]
+    assert not listed.get("DeleteMarkers")
+
+
+def test_forgotten_executions_and_threads_are_gone_and_running_ones_stay(aws):
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    sm = aws.sfn.create_state_machine(
+        name="forget",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=SFN_ROLE,
+    )["stateMachineArn"]
+    arn = aws.sfn.start_execution(stateMachineArn=sm)["executionArn"]
+    moto_patches.wait_for_execution(aws.sfn, arn)
+    assert moto_patches.forget_executions(sm, {arn, "arn:unknown"}) == 1
+    assert aws.sfn.list_executions(stateMachineArn=sm)["executions"] == []
+    for thread in list(TMP_THREADS):
+        thread.join(timeout=30)
+    moto_patches.forget_finished_threads()
+    assert TMP_THREADS == []
