@@ -34,14 +34,13 @@ import secrets
 import string
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
-from imgflow.local.workers import FunctionError
+from imgflow.local.workers import FunctionError, marshal_error_payload, runtime_error_payload
 
 LOG = logging.getLogger(__name__)
 
@@ -357,18 +356,6 @@ class _LambdaApiError(Exception):
     """Placeholder; replaced by a moto JsonRESTError subclass in _patch_lambda_invoke."""
 
 
-def _runtime_error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
-    # The shape the AWS Python runtime returns for an uncaught exception; Step
-    # Functions names the error after "errorType", which Retry/Catch match.
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "requestId": request_id,
-        # From the handler down, as the runtime shows it (without this module's frame).
-        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]),
-    }
-
-
 def _invoke_registered_handler(fn: Any, event: Any) -> tuple[str, bool, str]:
     """Replacement for ``LambdaFunction._invoke_lambda(self, event)``.
 
@@ -416,18 +403,11 @@ def _invoke_registered_handler(fn: Any, event: Any) -> tuple[str, bool, str]:
     except FunctionError as failed:  # from a worker process: Lambda's own payload
         return json.dumps(failed.payload), True, ""
     except Exception as exc:
-        return json.dumps(_runtime_error_payload(exc, request_id)), True, ""
+        return json.dumps(runtime_error_payload(exc, request_id)), True, ""
     try:
         return json.dumps(result), False, ""
     except (TypeError, ValueError) as exc:
-        # What the Python runtime reports for a result json cannot serialise.
-        payload = {
-            "errorMessage": f"Unable to marshal response: {exc}",
-            "errorType": "Runtime.MarshalError",
-            "requestId": request_id,
-            "stackTrace": [],
-        }
-        return json.dumps(payload), True, ""
+        return json.dumps(marshal_error_payload(exc, request_id)), True, ""
 
 
 def _patch_lambda_invoke() -> None:

@@ -156,14 +156,7 @@ class _Worker:
 
     def peak_mb(self) -> float:
         """The process's peak RSS since the current invocation began."""
-        try:
-            with open(f"/proc/{self.process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+        return high_water_mb(self.process.pid)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -382,9 +375,10 @@ def _reset_peak() -> None:
         pass  # the parent's polled RSS still bounds it
 
 
-def _own_peak_mb() -> float:
+def high_water_mb(pid: int | str = "self") -> float:
+    """A process's peak RSS (VmHWM) in MB, since it started or its last reset; 0 if gone."""
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
@@ -393,13 +387,28 @@ def _own_peak_mb() -> float:
     return 0.0
 
 
-def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
-    # What the AWS Python runtime returns for an uncaught exception.
+def runtime_error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
+    """What the AWS Python runtime returns for an uncaught exception.
+
+    Step Functions names the error after ``errorType``, which Retry/Catch
+    match. The stack trace runs from the handler down, without the caller's
+    frame, as the runtime shows it.
+    """
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id,
         "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]),
+    }
+
+
+def marshal_error_payload(exc: Exception, request_id: str) -> dict[str, Any]:
+    """What the Python runtime reports for a result JSON cannot hold."""
+    return {
+        "errorMessage": f"Unable to marshal response: {exc}",
+        "errorType": "Runtime.MarshalError",
+        "requestId": request_id,
+        "stackTrace": [],
     }
 
 
@@ -419,9 +428,9 @@ def _serve(requests: Connection, replies: Connection) -> None:
     try:
         handler = _load_handler(setup["code_dir"], setup["handler"])
     except Exception as exc:
-        replies.send_bytes(json.dumps({"error": _error_payload(exc, "")}).encode())
+        replies.send_bytes(json.dumps({"error": runtime_error_payload(exc, "")}).encode())
         return
-    replies.send_bytes(json.dumps({"ready": True, "peak_mb": _own_peak_mb()}).encode())
+    replies.send_bytes(json.dumps({"ready": True, "peak_mb": high_water_mb()}).encode())
     _reset_peak()
     while True:
         try:
@@ -435,21 +444,15 @@ def _serve(requests: Connection, replies: Connection) -> None:
         try:
             reply = {"result": handler(request["event"], context)}
         except Exception as exc:
-            reply = {"error": _error_payload(exc, context.aws_request_id)}
+            reply = {"error": runtime_error_payload(exc, context.aws_request_id)}
         finally:
             _clear_metrics()
-        reply["peak_mb"] = _own_peak_mb()
+        reply["peak_mb"] = high_water_mb()
         _reset_peak()  # so the parent never reads this invocation's peak as the next one's
         try:
             text = json.dumps(reply)
         except (TypeError, ValueError) as exc:
-            # What the Python runtime reports for a result json cannot serialise.
-            error = {
-                "errorMessage": f"Unable to marshal response: {exc}",
-                "errorType": "Runtime.MarshalError",
-                "requestId": context.aws_request_id,
-                "stackTrace": [],
-            }
+            error = marshal_error_payload(exc, context.aws_request_id)
             text = json.dumps({"error": error, "peak_mb": reply["peak_mb"]})
         replies.send_bytes(text.encode())
 
