@@ -46,3 +46,47 @@ def decompression_bomb(tmp_path: Path) -> Path:
     path = tmp_path / "bomb.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_reports():
+    """``make(n)``: n report entries as a large run gives them, without running one.
+
+    Every 50th image is rejected with its own message; the rest are
+    compressed by 0-99% in four formats and 60 sizes, a quarter of them
+    (the JPEGs) lossy with a score from 85.1 up.
+    """
+    from imgflow.contract import ErrorInfo
+    from imgflow.ops.report import ImageReport
+
+    formats = ["JPEG", "PNG", "GIF", "WEBP"]
+
+    def make(n: int) -> list[ImageReport]:
+        reports = []
+        for i in range(n):
+            if i % 50 == 7:
+                error = ErrorInfo("InvalidImageError", f"image {i} is truncated")
+                reports.append(
+                    ImageReport(f"f/{i}.jpg", "FAILED", "rejected", 900, None, error, None)
+                )
+                continue
+            size = 10_000 + i
+            kind = formats[i % 4]
+            reports.append(
+                ImageReport(
+                    f"d{i % 7}/img-{i:05d}.{kind.lower()}",
+                    "SUCCEEDED",
+                    "compressed",
+                    size,
+                    size * (i % 100) // 100,
+                    None,
+                    None,
+                    format=kind,
+                    megapixels=(i % 60) + 0.5,
+                    method="jpeg-jpegli-q-88" if kind == "JPEG" else None,
+                    score=85.1 + (i % 30) / 10 if kind == "JPEG" else None,
+                )
+            )
+        return reports
+
+    return make

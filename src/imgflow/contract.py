@@ -125,6 +125,7 @@ class Compression(_Model):
     bytes_in: int
     bytes_out: int
     staged: ObjectRef | None = None
+    score: float | None = None  # SSIMULACRA2 of a lossy result (None: pixels unchanged)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -137,6 +138,7 @@ class Compression(_Model):
             bytes_in=int(data["bytes_in"]),
             bytes_out=int(data["bytes_out"]),
             staged=ObjectRef.from_dict(staged) if staged else None,
+            score=data.get("score"),
         )
 
 

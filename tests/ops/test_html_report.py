@@ -1,83 +1,180 @@
-"""report.html of a local run: every image with thumbnails, facts and its execution graph."""
+"""report.html of a local run: a summary, a table's data, graphs once, images by reference."""
 
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from imgflow.contract import ErrorInfo
+from imgflow.ops.html_report import write_html_report
+from imgflow.ops.report import ImageReport
 
 
-class _Sections(HTMLParser):
-    """Per ``<section data-key>``: its img sources, state classes and text."""
+class _Page(HTMLParser):
+    """The report's data block, its graph templates, chart bars and failure rows."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.sections: dict[str, dict] = {}
-        self.current: dict | None = None
+        self.data_text = ""
+        self.templates: dict[str, int] = {}  # id -> states drawn
+        self.bars: dict[str, list[dict]] = {}  # chart css class -> bars' attributes
+        self.failure_types: list[str] = []
+        self.images = 0
+        self._in_data = False
+        self._template: str | None = None
+        self._chart: str | None = None
 
     def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        if tag == "section":
-            self.current = {"imgs": [], "states": {}, "text": "", "svgs": 0}
-            self.sections[attributes["data-key"]] = self.current
-        elif self.current is not None:
-            if tag == "img":
-                self.current["imgs"].append(attributes)
-            elif tag == "svg":
-                self.current["svgs"] += 1
-            elif tag == "g" and "data-state" in attributes:
-                self.current["states"][attributes["data-state"]] = attributes["class"]
+        a = dict(attrs)
+        if tag == "script" and a.get("id") == "report-data":
+            self._in_data = True
+        elif tag == "template":
+            self._template = a["id"]
+            self.templates[self._template] = 0
+        elif tag == "g" and self._template and "data-state" in a:
+            self.templates[self._template] += 1
+        elif tag == "svg" and "chart" in (a.get("class") or ""):
+            self._chart = a["class"].split()[1]
+            self.bars[self._chart] = []
+        elif self._chart and tag in ("rect", "g") and ("data-count" in a or "data-in" in a):
+            self.bars[self._chart].append(a)
+        elif tag == "tr" and "data-type" in a:
+            self.failure_types.append(a["data-type"])
+        elif tag == "img":
+            self.images += 1
 
     def handle_endtag(self, tag):
-        if tag == "section":
-            self.current = None
+        if tag == "script":
+            self._in_data = False
+        elif tag == "template":
+            self._template = None
+        elif tag == "svg":
+            self._chart = None
 
     def handle_data(self, data):
-        if self.current is not None:
-            self.current["text"] += data
+        if self._in_data:
+            self.data_text += data
 
 
-def _sections(run_dir) -> dict[str, dict]:
-    parser = _Sections()
-    parser.feed((run_dir / "report.html").read_text())
-    return parser.sections
+def _page(run_dir: Path) -> _Page:
+    page = _Page()
+    page.feed((run_dir / "report.html").read_text())
+    return page
 
 
-def test_report_has_a_section_with_a_graph_for_every_image_in_report_json(sample_run):
+def _rows(run_dir: Path) -> dict[str, dict]:
+    data = json.loads(_page(run_dir).data_text)
+    return {row["k"]: row for row in data["rows"]}
+
+
+def test_every_image_of_report_json_is_a_row_with_its_figures(sample_run):
     report = json.loads((sample_run / "report.json").read_text())
-    sections = _sections(sample_run)
-    assert list(sections) == [r["key"] for r in report]
-    for key, section in sections.items():
-        assert section["svgs"] == 1, key
-        assert "Validate image" in section["states"], key
+    rows = _rows(sample_run)
+    assert list(rows) == [r["key"] for r in report]
+    for entry in report:
+        row = rows[entry["key"]]
+        assert (row["o"], row["i"], row["b"]) == (
+            entry["outcome"],
+            entry["bytes_in"],
+            entry["bytes_out"],
+        )
+    harbour = rows["photos/harbour.jpg"]
+    assert harbour["f"] == "JPEG" and harbour["mp"] > 0.1
+    assert harbour["q"] >= 85.0 and harbour["m"].startswith("jpeg-")
+    assert rows["broken/truncated.jpg"]["e"] == "InvalidImageError"
+    assert "corrupt or truncated" in rows["broken/truncated.jpg"]["em"]
 
 
-def test_compressed_images_show_before_and_after_thumbnails_and_the_saving(sample_run):
-    harbour = _sections(sample_run)["photos/harbour.jpg"]
-    assert [i["alt"] for i in harbour["imgs"]] == ["before", "after"]
-    assert all(i["src"].startswith("data:image/jpeg;base64,") for i in harbour["imgs"])
-    assert "% saved" in harbour["text"] and "compressed" in harbour["text"]
-    icon = _sections(sample_run)["photos/icon.png"]
-    assert all(i["src"].startswith("data:image/png;base64,") for i in icon["imgs"])
+def test_images_are_linked_from_the_run_folder_not_embedded(sample_run):
+    html = (sample_run / "report.html").read_text()
+    assert "data:image/" not in html and _page(sample_run).images == 0
+    rows = _rows(sample_run)
+    harbour = rows["photos/harbour.jpg"]
+    after = (sample_run / unquote(harbour["z"])).resolve()
+    assert after == (sample_run / "compressed" / "photos" / "harbour.jpg").resolve()
+    assert (sample_run / unquote(harbour["a"])).resolve().read_bytes() != after.read_bytes()
+    # A rejected image links its quarantined original; it has no result.
+    broken = rows["broken/truncated.jpg"]
+    assert broken["z"] is None
+    assert (sample_run / unquote(broken["a"])).is_file()
 
 
-def test_a_rejected_image_shows_its_error_and_its_failed_states(sample_run):
-    broken = _sections(sample_run)["broken/truncated.jpg"]
-    assert "InvalidImageError" in broken["text"]
-    assert "corrupt or truncated" in broken["text"], "the actionable message, not only the type"
-    assert "no preview" in broken["text"], "a truncated original cannot be thumbnailed"
-    assert broken["states"]["Validate image"] == "state state-caught"
-    assert broken["states"]["Failed"] == "state state-failed"
+def test_each_distinct_graph_is_written_once_and_every_image_points_at_one(sample_run):
+    page = _page(sample_run)
+    rows = _rows(sample_run)
+    assert all(row["g"] is not None for row in rows.values())
+    used = {f"graph-{row['g']}" for row in rows.values()}
+    assert used == set(page.templates)
+    assert len(page.templates) < len(rows), "images that took the same path share a graph"
+    assert all(states >= 9 for states in page.templates.values())
+
+
+def test_the_summary_charts_count_every_image_once(sample_run):
+    report = [r for r in json.loads((sample_run / "report.json").read_text())]
+    measured = [r for r in report if r["bytes_out"] is not None and r["bytes_in"]]
+    bars = _page(sample_run).bars
+    assert sum(int(b["data-count"]) for b in bars["saved-histogram"]) == len(measured)
+    for chart in ("by-format", "by-size"):
+        assert sum(int(g["data-images"]) for g in bars[chart]) == len(measured)
+        assert sum(int(g["data-in"]) for g in bars[chart]) == sum(r["bytes_in"] for r in measured)
+    lossy = [r for r in report if r.get("score") is not None]
+    assert lossy, "the samples hold a photo the lossy search compresses"
+    assert sum(int(b["data-count"]) for b in bars["score-histogram"]) == len(lossy)
+
+
+def test_failures_are_grouped_by_error_type(sample_run):
+    report = json.loads((sample_run / "report.json").read_text())
+    failed = {r["error"]["type"] for r in report if r["error"]}
+    assert failed and sorted(_page(sample_run).failure_types) == sorted(failed)
 
 
 def test_the_report_is_self_contained(sample_run):
     html = (sample_run / "report.html").read_text()
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert "https://" not in html and 'src="file:' not in html
+    assert "https://" not in html and "file:" not in html
+    assert "<script src" not in html and '<link rel="stylesheet"' not in html
 
 
-def test_a_decompression_bomb_gets_a_message_instead_of_a_thumbnail(decompression_bomb):
-    from imgflow.ops.html_report import _thumbnail
+def test_a_key_cannot_end_the_data_block(tmp_path):
+    key = "x</script><script>alert(1)</script>.jpg"
+    report = ImageReport(key, "SUCCEEDED", "kept_original", 10, 10, None, None)
+    write_html_report(tmp_path, [report])
+    html = (tmp_path / "report.html").read_text()
+    assert "<script>alert(1)" not in html
+    assert _rows(tmp_path)[key]["k"] == key
 
-    uri, problem = _thumbnail(decompression_bomb)
-    assert uri is None
-    assert problem.startswith("DecompressionBombError")
+
+def test_ten_thousand_images_make_a_small_report(tmp_path, synthetic_reports):
+    """The report grows by its data block only: no per-image markup, images or graphs."""
+    reports = synthetic_reports(10_000)
+    (tmp_path / "run.json").write_text(json.dumps({"parameters": {"QualityTarget": "85"}}))
+    write_html_report(tmp_path, reports)
+    size = (tmp_path / "report.html").stat().st_size
+    assert size < 400 * len(reports), f"{size / len(reports):.0f} bytes per image"
+    rows = _rows(tmp_path)
+    assert len(rows) == 10_000
+    page = _page(tmp_path)
+    lossy = sum(1 for r in reports if r.score is not None)
+    assert sum(int(b["data-count"]) for b in page.bars["score-histogram"]) == lossy == 2_500
+    assert page.failure_types == ["InvalidImageError"]
+    assert "(and 199 other messages)" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize("error_type", ["DecompressionBombError", "InvalidImageError"])
+def test_a_report_of_hostile_originals_opens_no_image_in_python(tmp_path, error_type, request):
+    """The report links originals; it never decodes them, so a bomb cannot break it."""
+    bomb = request.getfixturevalue("decompression_bomb")
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "bomb.png").write_bytes(bomb.read_bytes())
+    error = ErrorInfo(error_type, "declares 900 MP")
+    report = ImageReport("bomb.png", "FAILED", "rejected", 45, None, error, None)
+    write_html_report(tmp_path, [report])
+    row = _rows(tmp_path)["bomb.png"]
+    assert row["a"] == "failed/bomb.png" and row["z"] is None
+    assert re.search(r"declares 900 MP", (tmp_path / "report.html").read_text())

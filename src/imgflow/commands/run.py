@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -90,9 +91,14 @@ def template_parameters(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
+# Above this many images the terminal shows the overview, not one line per image.
+TABLE_LIMIT = 40
+
+
 def main(args: argparse.Namespace) -> int:
     from imgflow.local.run import run
     from imgflow.ops.report import format_table
+    from imgflow.ops.summary import format_overview, quality_target, summarise
 
     try:
         reports = run(
@@ -106,7 +112,11 @@ def main(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"imgflow run: {exc}", file=sys.stderr)
         return 2
-    print(format_table(reports))
+    if len(reports) <= TABLE_LIMIT:
+        print(format_table(reports))
+    else:
+        manifest = json.loads((args.out / "run.json").read_text())
+        print(format_overview(summarise(reports, quality_target(manifest))))
     print(f"\nresults: {args.out / 'compressed'}  failed: {args.out / 'failed'}")
     print(f"report:  {args.out / 'report.html'}  (data: {args.out / 'report.json'})")
     return 0

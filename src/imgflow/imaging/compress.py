@@ -51,6 +51,7 @@ class CompressedImage:
     format: str
     bytes_in: int
     bytes_out: int
+    score: float | None = None  # SSIMULACRA2 of a lossy result; None: pixels unchanged
 
 
 def compress(
@@ -74,7 +75,7 @@ def compress(
             f"removing metadata ({metadata_policy}) changed the {info.format} image; "
             "the file's structure is too unusual to edit safely"
         )
-    result = baseline
+    result, score = baseline, None
     optimise = _optimiser(baseline, info)
     if optimise is not None:
         name, run = optimise
@@ -88,13 +89,13 @@ def compress(
     if mode is CompressionMode.LOSSY and _lossy_applies(baseline, info):
         found = _try_lossy(baseline, quality_target, len(result))
         if found is not None:
-            result, method = found
+            result, method, score = found
     if mode is CompressionMode.LOSSY and png_palette and info.format == "PNG" and info.frames == 1:
         paletted = _try(lambda d: png.quantize_lossy(d, quality_target) or d, baseline)
         if paletted is not None and len(paletted) < len(result):
-            result, method = paletted, png.PALETTE_METHOD
+            result, method, score = paletted, png.PALETTE_METHOD, None
     outcome = Outcome.KEPT_ORIGINAL if result is data else Outcome.COMPRESSED
-    return CompressedImage(result, outcome, method, info.format, len(data), len(result))
+    return CompressedImage(result, outcome, method, info.format, len(data), len(result), score)
 
 
 def _apply_policy(data: bytes, info: ImageInfo, policy: MetadataPolicy) -> bytes:
@@ -125,8 +126,9 @@ def _lossy_applies(data: bytes, info: ImageInfo) -> bool:
     )
 
 
-def _try_lossy(data: bytes, target: float, size_to_beat: int) -> tuple[bytes, str] | None:
-    """The perceptual search's file with the source's metadata, if smaller than ``size_to_beat``."""
+def _try_lossy(data: bytes, target: float, size_to_beat: int) -> tuple[bytes, str, float] | None:
+    """The perceptual search's file with the source's metadata, its method and score,
+    if smaller than ``size_to_beat``."""
     try:
         found = lossy.search(data, target, baseline_size=size_to_beat)
     except (ValueError, OSError):
@@ -136,7 +138,7 @@ def _try_lossy(data: bytes, target: float, size_to_beat: int) -> tuple[bytes, st
     candidate = jpeg.with_metadata(found.data, data)
     if len(candidate) >= size_to_beat or not _same_presentation(data, candidate):
         return None
-    return candidate, found.method
+    return candidate, found.method, round(found.score, 2)
 
 
 def _same_presentation(before: bytes, after: bytes) -> bool:

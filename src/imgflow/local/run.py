@@ -115,6 +115,7 @@ def run(
     manifest = {
         "template": str(stack.template_path.resolve()),
         "parameters": dict(parameters or {}),
+        "resolved_parameters": dict(stack.spec.parameters),
         "inputs": {u.key: str(u.path.resolve()) for u in uploads},
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

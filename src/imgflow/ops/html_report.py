@@ -1,258 +1,216 @@
-"""``DIR/report.html``: what a run did to each image, for a person to look at.
+"""``DIR/report.html``: a run as a person reads it, from 5 images to 10,000.
 
-One self-contained file (thumbnails as data URIs, graphs as inline SVG), so
-it can be opened from disk, attached to a ticket or served as it is. Per
-image: before and after thumbnails, sizes and saving, the outcome, the error
-of a failure, and the execution graph with the path taken.
+One self-contained file that works offline: the summary's charts are
+inline SVG (``charts``), the table's data is one JSON block that a small
+script (``assets/report.js``) sorts, filters and pages, and each distinct
+execution graph is written once, as a ``<template>`` an image's detail
+clones. Images are not embedded: the detail view's comparison loads the
+original and the result from the run's folder by relative path, at any
+zoom, so the file stays small (a few hundred bytes per image) and shows
+the real pixels.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import hashlib
 import json
-import struct
+import os
 from datetime import UTC, datetime
 from html import escape
+from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from imgflow.ops import graph, history
+from imgflow.ops import charts, graph, history
 from imgflow.ops.report import ImageReport
+from imgflow.ops.summary import (
+    SAVED_BIN,
+    SCORE_BIN,
+    Summary,
+    format_of,
+    quality_target,
+    summarise,
+)
 
-THUMBNAIL = 240
-_CSS = """
-body {
-  font:14px/1.45 "DejaVu Sans",Helvetica,Arial,sans-serif;
-  margin:24px;
-  color:#212121;
-  background:#fff;
-}
-h1 {
-  font-size:22px;
-  margin:0 0 4px;
-}
-.meta {
-  color:#616161;
-  margin:0 0 16px;
-}
-table.summary {
-  border-collapse:collapse;
-  margin:0 0 24px;
-}
-table.summary td,table.summary th {
-  padding:3px 12px;
-  border-bottom:1px solid #e0e0e0;
-  text-align:right;
-}
-table.summary td:first-child,table.summary th:first-child {
-  text-align:left;
-}
-.image {
-  display:flex;
-  gap:24px;
-  border:1px solid #e0e0e0;
-  border-radius:8px;
-  padding:16px;
-  margin:0 0 18px;
-}
-.image.failed {
-  border-color:#ef9a9a;
-  background:#fffafa;
-}
-.facts {
-  flex:1 1 auto;
-  min-width:0;
-}
-.facts h2 {
-  font-size:16px;
-  margin:0 0 8px;
-  word-break:break-all;
-}
-.pair {
-  display:flex;
-  gap:16px;
-  margin:0 0 10px;
-}
-figure {
-  margin:0;
-  text-align:center;
-}
-figure img,.nopreview {
-  width:240px;
-  height:180px;
-  object-fit:contain;
-  background:#f5f5f5 repeating-conic-gradient(#eee 0 25%,#fafafa 0 50%) 0 0/16px 16px;
-  border:1px solid #e0e0e0;
-  border-radius:4px;
-}
-.nopreview {
-  display:flex;
-  align-items:center;
-  justify-content:center;
-  color:#757575;
-  font-size:12px;
-  padding:8px;
-  box-sizing:border-box;
-}
-figcaption {
-  font-size:12px;
-  color:#616161;
-}
-.badge {
-  display:inline-block;
-  padding:1px 8px;
-  border-radius:10px;
-  font-size:12px;
-  font-weight:bold;
-  color:#fff;
-  background:#2e7d32;
-}
-.badge.rejected,.badge.error {
-  background:#c62828;
-}
-.badge.skipped,.badge.kept_original {
-  background:#757575;
-}
-.error {
-  color:#b71c1c;
-  background:#ffebee;
-  border-radius:4px;
-  padding:6px 8px;
-  margin:8px 0;
-  white-space:pre-wrap;
-  word-break:break-word;
-}
-.execution {
-  font-size:12px;
-  color:#757575;
-  word-break:break-all;
-}
-.graph {
-  flex:0 0 auto;
-}
-.graph svg {
-  width:340px;
-  height:auto;
-}
-"""
+REPORT = "report.html"
 
 
 def write_html_report(out_dir: Path, reports: list[ImageReport]) -> Path:
     """Write ``out_dir/report.html`` from a run folder; return its path."""
     manifest = _read_json(out_dir / "run.json") or {}
-    saved = history.load_all(out_dir)
-    counts: dict[str, int] = {}
-    for r in reports:
-        counts[r.outcome] = counts.get(r.outcome, 0) + 1
-    measured = [r for r in reports if r.bytes_out is not None and r.bytes_in]
-    total_in = sum(r.bytes_in or 0 for r in measured)
-    total_out = sum(r.bytes_out or 0 for r in measured)
-    saved_pct = f"{100.0 * (total_in - total_out) / total_in:.1f}%" if total_in else "-"
+    target = quality_target(manifest)
+    summary = summarise(reports, target)
+    graphs = _Graphs(out_dir)
+    rows = [_row(out_dir, manifest, r, graphs) for r in reports]
+    data = {"target": target, "rows": rows}
     parameters = manifest.get("parameters") or {}
     settings = ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())) or "template defaults"
-    rows = "".join(
-        f"<tr><td>{escape(outcome)}</td><td>{n}</td></tr>" for outcome, n in sorted(counts.items())
-    )
-    cards = "".join(_card(out_dir, manifest, r, saved.get(r.execution or "")) for r in reports)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>imgflow report: {len(reports)} images</title>
-<style>{_CSS}</style></head>
+<style>{_asset("report.css")}</style></head>
 <body>
 <h1>imgflow report</h1>
-<p class="meta">{len(reports)} images · {_bytes(total_in)} → {_bytes(total_out)} ({saved_pct} saved)
- · {escape(settings)} · written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>
-<table class="summary"><tr><th>outcome</th><th>images</th></tr>{rows}</table>
-{cards}
+<p class="meta">{len(reports)} images · {escape(settings)} · written \
+{datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>
+{_summary_html(summary)}
+<section id="table">
+<h2>Images</h2>
+<div class="controls">
+<input type="search" id="filter-text" placeholder="key contains…" aria-label="filter by key">
+<select id="filter-outcome" aria-label="outcome"><option value="">every outcome</option></select>
+<select id="filter-format" aria-label="format"><option value="">every format</option></select>
+<select id="filter-error" aria-label="error"><option value="">every error</option></select>
+<label>rows per page <select id="page-size"><option>50</option><option selected>100</option>\
+<option>500</option></select></label>
+</div>
+<table id="images"><thead><tr></tr></thead><tbody></tbody></table>
+<div class="pager"><button type="button" id="prev">◀ previous</button>\
+<span id="range"></span><button type="button" id="next">next ▶</button></div>
+<p class="meta">Click a row (or press Enter on it) for its detail: original and result \
+at 1:1 with a slider or a flip, and the execution graph.</p>
+</section>
+<section id="detail" hidden></section>
+{graphs.templates()}
+<script type="application/json" id="report-data">{_json_for_script(data)}</script>
+<script>{_asset("report.js")}</script>
 </body></html>
 """
-    target = out_dir / "report.html"
-    target.write_text(page)
-    return target
+    target_path = out_dir / REPORT
+    target_path.write_text(page)
+    return target_path
 
 
-def _card(
-    out_dir: Path,
-    manifest: dict[str, Any],
-    r: ImageReport,
-    execution: history.SavedExecution | None,
-) -> str:
-    before = _original(out_dir, manifest, r.key)
-    after = out_dir / "compressed" / r.key
-    saved = "" if r.saved_percent is None else f", {r.saved_percent:.1f}% saved"
-    sizes = _bytes(r.bytes_in) + (f" → {_bytes(r.bytes_out)}{saved}" if r.bytes_out else "")
-    error = ""
-    if r.error is not None:
-        error = f'<div class="error"><b>{escape(r.error.type)}</b>: {escape(r.error.message)}</div>'
-    reason = f"<div>reason: {escape(r.reason)}</div>" if r.reason else ""
-    figures = _figure(before, "before", r.bytes_in)
-    if after.is_file():
-        figures += _figure(after, "after", r.bytes_out)
-    drawing = ""
-    if execution is not None:
-        trace = graph.trace(
-            execution.definition, execution.events, execution.description.get("status")
+# --- the summary --------------------------------------------------------------
+
+
+def _summary_html(s: Summary) -> str:
+    total = s.total
+    cards = [
+        (f"{s.images:,}", "images"),
+        *((f"{n:,}", outcome.replace("_", " ")) for outcome, n in s.outcomes.items()),
+        (charts.human_bytes(total.bytes_in), "in"),
+        (charts.human_bytes(total.bytes_out), "out"),
+        (f"{total.saved_percent:.1f}%", f"saved ({charts.human_bytes(total.saved)})"),
+    ]
+    card_html = "".join(
+        f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+        for value, label in cards
+    )
+    saved = charts.histogram(s.saved_histogram, 0, SAVED_BIN, css="saved-histogram", unit="% saved")
+    figures = [
+        _figure("Bytes saved per image", "images per 5-point bin of the % saved", saved),
+        _figure("By format", "bytes in (light) and out (green)", _bars(s.by_format, "by-format")),
+        _figure("By size", "megapixels", _bars(s.by_size, "by-size")),
+    ]
+    if s.scores:
+        start, counts = s.score_histogram()
+        label = f"target {s.target:g}" if s.target is not None else ""
+        scores = charts.histogram(
+            counts, start, SCORE_BIN, css="score-histogram", unit=" points",
+            marker=s.target, marker_label=label,
+        )  # fmt: skip
+        note = (
+            f"{len(s.scores)} lossy outputs, lowest {s.lowest_score:.2f}, median "
+            f"{s.median_score:.2f}, {s.below_target} below the target"
         )
-        drawing = graph.render_svg(execution.definition, trace, title=f"{r.key}: {r.status}")
-    name = (r.execution or "").rsplit(":", 1)[-1]
-    css = "image failed" if r.status == "FAILED" else "image"
-    return f"""<section class="{css}" data-key="{escape(r.key)}">
-<div class="facts"><h2>{escape(r.key)}</h2>
-<div><span class="badge {escape(r.outcome)}">{escape(r.outcome)}</span> {escape(r.status)}</div>
-<div>{sizes}</div>{reason}{error}
-<div class="pair">{figures}</div>
-<div class="execution">execution {escape(name) or "-"}</div></div>
-<div class="graph">{drawing}</div>
-</section>
-"""
+        figures.insert(1, _figure("SSIMULACRA2 of lossy outputs", note, scores))
+    return f"""<section id="summary">
+<div class="cards">{card_html}</div>
+<div class="charts">{"".join(figures)}</div>
+{_failures_html(s)}
+</section>"""
 
 
-def _figure(path: Path | None, caption: str, size: int | None) -> str:
-    uri, problem = _thumbnail(path) if path else (None, "original not available")
-    label = f"{caption} · {_bytes(size)}" if size else caption
-    if uri is None:
-        return (
-            f'<figure><div class="nopreview">no preview: {escape(problem or "")}</div>'
-            f"<figcaption>{escape(label)}</figcaption></figure>"
-        )
+def _figure(title: str, note: str, svg: str) -> str:
     return (
-        f'<figure><img class="thumb {caption}" alt="{caption}" src="{uri}">'
-        f"<figcaption>{escape(label)}</figcaption></figure>"
+        f'<figure><figcaption>{escape(title)} <span class="note">{escape(note)}</span>'
+        f"</figcaption>{svg}</figure>"
     )
 
 
-def _thumbnail(path: Path) -> tuple[str | None, str | None]:
-    """A small PNG or JPEG of an image as a data URI, or why there is none."""
-    from PIL import Image, ImageOps
-    from PIL.Image import DecompressionBombError
+def _bars(groups: dict[str, Any], css: str) -> str:
+    return charts.byte_bars(groups, css=css)
 
-    try:
-        with Image.open(path) as image:
-            image.seek(0)
-            picture = ImageOps.exif_transpose(image) or image
-            alpha = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
-            # Convert first: palette images would be scaled with nearest-neighbour.
-            picture = picture.convert("RGBA" if alpha else "RGB")
-            picture.thumbnail((THUMBNAIL, THUMBNAIL))
-            buffer = io.BytesIO()
-            if alpha or image.format != "JPEG":
-                picture.save(buffer, "PNG", optimize=True)
-                kind = "png"
-            else:
-                picture.save(buffer, "JPEG", quality=82)
-                kind = "jpeg"
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-        EOFError,
-        struct.error,
-        DecompressionBombError,
-    ) as exc:
-        # Whatever the workflow rejected may be here: a bomb, a broken EXIF block...
-        return None, f"{type(exc).__name__}: {exc}"
-    return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode()}", None
+
+def _failures_html(s: Summary) -> str:
+    if not s.failures:
+        return '<h2>Failures</h2><p class="meta">none</p>'
+    rows = "".join(
+        f'<tr data-type="{escape(g.type)}"><td>{escape(g.type)}</td><td class="n">{g.count}</td>'
+        f'<td class="message">{escape(g.message)}'
+        + (f" <i>(and {g.messages - 1} other messages)</i>" if g.messages > 1 else "")
+        + f"</td><td>{escape(', '.join(g.examples))}</td></tr>"
+        for g in s.failures
+    )
+    return (
+        f"<h2>Failures by error type</h2>"
+        f'<table class="failures"><thead><tr><th>error</th><th class="n">images</th>'
+        f"<th>most frequent message</th><th>for example</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+# --- the table's rows -----------------------------------------------------------
+
+
+def _row(
+    out_dir: Path, manifest: dict[str, Any], r: ImageReport, graphs: _Graphs
+) -> dict[str, Any]:
+    """One image for report.js (short names: the block is ~200 bytes per image)."""
+    after = out_dir / "compressed" / r.key
+    name = (r.execution or "").rsplit(":", 1)[-1] or None
+    saved = r.saved_percent
+    return {
+        "k": r.key,
+        "s": r.status,
+        "o": r.outcome,
+        "f": format_of(r),
+        "mp": r.megapixels,
+        "i": r.bytes_in,
+        "b": r.bytes_out,
+        "p": None if saved is None else round(saved, 1),
+        "q": r.score,
+        "m": r.method,
+        "e": r.error.type if r.error else None,
+        "em": r.error.message if r.error else None,
+        "r": r.reason,
+        "x": name,
+        "g": graphs.index_of(name),
+        "a": _href(out_dir, _original(out_dir, manifest, r.key)),
+        "z": _href(out_dir, after) if r.bytes_out is not None and after.is_file() else None,
+    }
+
+
+class _Graphs:
+    """Each distinct execution graph once: most images of a run take the same path."""
+
+    def __init__(self, out_dir: Path) -> None:
+        folder = out_dir / history.FOLDER
+        self._files = {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
+        self._index: dict[str, int] = {}  # svg digest -> index
+        self._svgs: list[str] = []
+
+    def index_of(self, name: str | None) -> int | None:
+        path = self._files.get(name or "")
+        if path is None:
+            return None
+        saved = history.SavedExecution.from_json(path.read_text())
+        status = saved.description.get("status")
+        trace = graph.trace(saved.definition, saved.events, status)
+        svg = graph.render_svg(saved.definition, trace, title=f"execution: {status}")
+        digest = hashlib.sha256(svg.encode()).hexdigest()
+        if digest not in self._index:
+            self._index[digest] = len(self._svgs)
+            self._svgs.append(svg)
+        return self._index[digest]
+
+    def templates(self) -> str:
+        return "\n".join(
+            f'<template id="graph-{i}">{svg}</template>' for i, svg in enumerate(self._svgs)
+        )
 
 
 def _original(out_dir: Path, manifest: dict[str, Any], key: str) -> Path | None:
@@ -263,15 +221,21 @@ def _original(out_dir: Path, manifest: dict[str, Any], key: str) -> Path | None:
     return quarantined if quarantined.is_file() else None
 
 
+def _href(out_dir: Path, path: Path | None) -> str | None:
+    """A link relative to the report, so the run folder can be moved as a whole."""
+    if path is None:
+        return None
+    return quote(Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix())
+
+
+def _json_for_script(data: Any) -> str:
+    """JSON that cannot end (or open) a <script> element: every ``<`` is escaped."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _asset(name: str) -> str:
+    return resources.files("imgflow.ops").joinpath("assets", name).read_text()
+
+
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _bytes(value: int | None) -> str:
-    if value is None:
-        return "-"
-    if value < 10_000:
-        return f"{value:,} B"
-    if value < 10_000_000:
-        return f"{value / 1000:,.1f} kB"
-    return f"{value / 1e6:,.1f} MB"

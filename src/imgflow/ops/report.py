@@ -27,6 +27,10 @@ class ImageReport:
     error: ErrorInfo | None
     execution: str | None
     reason: str | None = None
+    format: str | None = None  # Pillow's name (JPEG, PNG...), once validation read it
+    megapixels: float | None = None
+    method: str | None = None  # how the result was made (jpeg-jpegli-q-89, png-oxipng...)
+    score: float | None = None  # SSIMULACRA2 of a lossy result
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,6 +55,7 @@ def report_from_execution(description: dict[str, Any]) -> ImageReport:
         output = json.loads(description.get("output") or "{}")
         validated = output.get("validated") or {}
         size = (validated.get("source") or {}).get("size", size)
+        image = _image_facts(validated)
         if validated.get("skip"):
             return ImageReport(
                 key,
@@ -61,6 +66,7 @@ def report_from_execution(description: dict[str, Any]) -> ImageReport:
                 None,
                 execution,
                 reason=validated.get("reason"),
+                **image,
             )
         stored = output.get("stored") or {}
         return ImageReport(
@@ -72,6 +78,9 @@ def report_from_execution(description: dict[str, Any]) -> ImageReport:
             None,
             execution,
             reason=stored.get("reason"),
+            method=stored.get("method"),
+            score=(output.get("compressed") or {}).get("score"),
+            **image,
         )
     error = ErrorInfo.from_states_error(
         {
@@ -81,6 +90,15 @@ def report_from_execution(description: dict[str, Any]) -> ImageReport:
     )
     outcome = Outcome.REJECTED if error.type in _PERMANENT_NAMES else Outcome.ERROR
     return ImageReport(key, "FAILED", outcome, size, None, error, execution)
+
+
+def _image_facts(validated: dict[str, Any]) -> dict[str, Any]:
+    """Format and megapixels from the validation step's output, when it got that far."""
+    image = validated.get("image") or {}
+    if not image:
+        return {}
+    pixels = int(image.get("width") or 0) * int(image.get("height") or 0)
+    return {"format": image.get("format"), "megapixels": round(pixels / 1e6, 3)}
 
 
 def format_table(reports: list[ImageReport]) -> str:

@@ -49,6 +49,7 @@ def compress_image(
         bytes_in=result.bytes_in,
         bytes_out=result.bytes_out,
         staged=staged,
+        score=result.score,
     )
 
 
