@@ -47,6 +47,14 @@ def test_run_accounts_for_every_image_and_writes_the_contract(tmp_path, capsys):
     # What each function's workers printed is kept, one log per function.
     logs = sorted(p.stem for p in (out / "logs").iterdir())
     assert "CompressImageFunction" in logs and "ValidateImageFunction" in logs, logs
+    # What the run would cost on AWS, from what it measured (docs/cost.md).
+    estimate = json.loads((out / "cost.json").read_text())
+    assert estimate["images"] == estimate["executions"] == len(inputs)
+    assert estimate["functions"]["CompressImageFunction"]["invocations"] == 4
+    assert estimate["lambda_gb_seconds_x86_64"] > 0
+    # 4 x the 8 states of the happy path, 4 states for the truncated JPEG
+    assert estimate["transitions"] == 4 * 8 + 4
+    assert "per 1,000 images" in table and "EXPRESS   arm64" in table
 
 
 def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):

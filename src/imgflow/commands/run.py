@@ -92,6 +92,7 @@ def template_parameters(args: argparse.Namespace) -> dict[str, str]:
 
 def main(args: argparse.Namespace) -> int:
     from imgflow.local.run import run
+    from imgflow.ops import cost
     from imgflow.ops.report import format_table
 
     try:
@@ -107,6 +108,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"imgflow run: {exc}", file=sys.stderr)
         return 2
     print(format_table(reports))
+    print()
+    print(cost.format_cost_table(cost.load(args.out)))
     print(f"\nresults: {args.out / 'compressed'}  failed: {args.out / 'failed'}")
     print(f"report:  {args.out / 'report.html'}  (data: {args.out / 'report.json'})")
+    print(f"cost:    {args.out / cost.FILE}")
     return 0
