@@ -70,6 +70,20 @@ def register(commands: Any) -> None:
         metavar="N",
         help="worker processes per function, as Lambda's concurrency (default: one per core)",
     )
+    run.add_argument(
+        "--duration-factor",
+        type=_positive_float,
+        default=1.0,
+        metavar="F",
+        help="cost estimate: Lambda duration = local duration x F (docs/cost.md; default 1)",
+    )
+    run.add_argument(
+        "--arm-factor",
+        type=_positive_float,
+        default=1.0,
+        metavar="F",
+        help="cost estimate: arm64 duration = x86_64 duration x F (default 1, not measured)",
+    )
     add_parameter_options(run)
     run.set_defaults(handler=main)
 
@@ -78,6 +92,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
     return value
 
 
@@ -103,6 +124,9 @@ def main(args: argparse.Namespace) -> int:
             args.template,
             ProgressBar(),
             workers=args.concurrency,
+            cost_assumptions=cost.Assumptions(
+                duration_factor=args.duration_factor, arm_factor=args.arm_factor
+            ),
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"imgflow run: {exc}", file=sys.stderr)

@@ -98,12 +98,14 @@ def run(
     *,
     workers: int | None = None,
     window: int | None = None,
+    cost_assumptions: cost.Assumptions | None = None,
 ) -> list[ImageReport]:
     """Upload every file, run the workflow, write results, report.json and report.html.
 
     ``workers`` is the local concurrency (worker processes per function,
     default: the number of cores); at most ``window`` images (default: twice
-    that) are in the workflow at once.
+    that) are in the workflow at once. ``cost_assumptions`` are the factors of
+    the AWS cost estimate written to cost.json (default: imgflow.ops.cost's).
     """
     uploads = collect(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,12 @@ def run(
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     _write_reports(out_dir, reports)
     estimate = cost.estimate_run(
-        usage, stack.template_path, parameters, stream.counts, len(uploads)
+        usage,
+        stack.template_path,
+        parameters,
+        stream.counts,
+        len(uploads),
+        cost_assumptions or cost.Assumptions(),
     )
     cost.save(out_dir, estimate)
     return reports
