@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from imgflow.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,3 +80,10 @@ def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):
 def test_run_names_a_missing_input(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_run_rejects_a_cost_factor_that_is_not_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as ended:
+        main(["run", str(REPO / "samples"), "--out", str(tmp_path), "--duration-factor", "0"])
+    assert ended.value.code == 2
+    assert "must be above 0" in capsys.readouterr().err
