@@ -146,7 +146,8 @@ def test_the_price_table_is_dated_and_complete():
 
 def test_cost_json_round_trips_and_the_table_shows_four_deployments(tmp_path):
     counts = cost.WorkflowCounts(executions=1000, transitions=8000)
-    result = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000)
+    busy = cost.Conditions(workers=2, cpus=2, load_average=4.6)
+    result = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000, conditions=busy)
     cost.save(tmp_path, result)
     assert cost.load(tmp_path) == result
     saved = json.loads((tmp_path / cost.FILE).read_text())
@@ -163,6 +164,13 @@ def test_cost_json_round_trips_and_the_table_shows_four_deployments(tmp_path):
     # Lambda compute per 1,000 images on STANDARD x86_64: 2,000 GB-s x $0.0000166667
     assert rows[0][2] == "$0.0333"
     assert rows[0][4] == "$0.2000"  # 8,000 transitions
+    assert "load average 4.6: durations include waiting for a CPU" in table
+
+
+def test_an_idle_single_worker_run_is_not_flagged_as_contended():
+    assert not cost.Conditions(workers=1, cpus=2, load_average=0.9).contended
+    assert cost.Conditions(workers=1, cpus=2, load_average=2.5).contended
+    assert cost.Conditions(workers=2, cpus=2, load_average=0.5).contended
 
 
 def test_a_runs_cost_json_counts_the_transitions_of_its_saved_histories(sample_run):

@@ -130,6 +130,7 @@ def run(
         stream.counts,
         len(uploads),
         cost_assumptions or cost.Assumptions(),
+        cost.Conditions(workers, os.cpu_count() or 1, os.getloadavg()[0]),
     )
     cost.save(out_dir, estimate)
     return reports

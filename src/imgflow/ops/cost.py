@@ -133,6 +133,20 @@ class Assumptions:
     express_rounding_ms: float = 50.0
 
 
+@dataclass(frozen=True)
+class Conditions:
+    """Where the durations were measured. Wall-clock durations include any wait for
+    a CPU: more workers than idle cores make every invocation look slower."""
+
+    workers: int  # worker processes per function (imgflow run --concurrency)
+    cpus: int
+    load_average: float  # 1-minute, at the end of the run
+
+    @property
+    def contended(self) -> bool:
+        return self.workers > 1 or self.load_average > self.cpus
+
+
 @dataclass
 class WorkflowCounts:
     """A running count of executions and of the state transitions Standard bills."""
@@ -235,6 +249,7 @@ class Estimate:
     sns_publishes: int
     assumptions: Assumptions
     lines: list[Line]  # the run, one per (workflow, architecture)
+    conditions: Conditions | None = None
     prices_as_of: str = PRICES_AS_OF
     region: str = REGION
 
@@ -282,6 +297,7 @@ class Estimate:
             sns_publishes=data["sns_publishes"],
             assumptions=Assumptions(**data["assumptions"]),
             lines=[Line(**{k: v for k, v in x.items() if k in line_fields}) for x in data["lines"]],
+            conditions=Conditions(**data["conditions"]) if data.get("conditions") else None,
             prices_as_of=data["prices_as_of"],
             region=data["region"],
         )
@@ -306,6 +322,7 @@ def estimate(
     images: int,
     assumptions: Assumptions = Assumptions(),
     prices: Prices = PRICES,
+    conditions: Conditions | None = None,
 ) -> Estimate:
     """The cost of these invocations and executions on the four deployments.
 
@@ -387,6 +404,7 @@ def estimate(
         sns_publishes=publishes,
         assumptions=assumptions,
         lines=lines,
+        conditions=conditions,
     )
 
 
@@ -409,11 +427,11 @@ def estimate_run(
     counts: WorkflowCounts,
     images: int,
     assumptions: Assumptions = Assumptions(),
+    conditions: Conditions | None = None,
 ) -> Estimate:
     """The estimate of a run: its invocations, the template it ran, its executions."""
-    return estimate(
-        invocations, function_configs(template, parameters), counts, images, assumptions
-    )
+    configs = function_configs(template, parameters)
+    return estimate(invocations, configs, counts, images, assumptions, PRICES, conditions)
 
 
 def save(folder: Path, result: Estimate) -> Path:
@@ -484,4 +502,11 @@ def format_cost_table(result: Estimate) -> str:
         f"duration factor {a.duration_factor:g} (local -> Lambda), arm64 factor {a.arm_factor:g} "
         "(not measured); free tiers not deducted",
     ]
+    c = result.conditions
+    if c is not None and c.contended:
+        lines += [
+            f"measured with {c.workers} worker(s) per function on {c.cpus} CPU(s), load average "
+            f"{c.load_average:.1f}: durations include waiting for a CPU;",
+            "for a figure to quote, run with --concurrency 1 on an idle machine",
+        ]
     return "\n".join(lines)
