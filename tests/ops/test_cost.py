@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -180,3 +182,12 @@ def test_a_runs_cost_json_counts_the_transitions_of_its_saved_histories(sample_r
     assert (saved["executions"], saved["transitions"]) == (counts.executions, counts.transitions)
     assert saved["executions"] == len(report) and saved["images"] == len(report)
     assert saved["lambda_gb_seconds_x86_64"] > 0
+
+
+def test_the_cost_model_imports_no_aws_sdk():
+    code = (
+        "import sys, imgflow.ops.cost; "
+        "print(sorted({'boto3', 'botocore', 'moto'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

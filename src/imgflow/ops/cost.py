@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from imgflow.local.template import read_stack
 from imgflow.ops import history
 
 FILE = "cost.json"
@@ -408,10 +409,10 @@ def estimate(
     )
 
 
-def function_configs(template: Path, parameters: Mapping[str, str] | None = None) -> dict:
+def function_configs(
+    template: Path, parameters: Mapping[str, str] | None = None
+) -> dict[str, FunctionConfig]:
     """Each function's MemorySize and Architecture from template.yaml, by logical id and name."""
-    from imgflow.local.template import read_stack
-
     stack = read_stack(template, dict(parameters or {}))
     configs: dict[str, FunctionConfig] = {}
     for spec in stack.functions.values():
