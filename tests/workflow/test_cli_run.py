@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from imgflow.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +49,14 @@ def test_run_accounts_for_every_image_and_writes_the_contract(tmp_path, capsys):
     # What each function's workers printed is kept, one log per function.
     logs = sorted(p.stem for p in (out / "logs").iterdir())
     assert "CompressImageFunction" in logs and "ValidateImageFunction" in logs, logs
+    # What the run would cost on AWS, from what it measured (docs/cost.md).
+    estimate = json.loads((out / "cost.json").read_text())
+    assert estimate["images"] == estimate["executions"] == len(inputs)
+    assert estimate["functions"]["CompressImageFunction"]["invocations"] == 4
+    assert estimate["lambda_gb_seconds_x86_64"] > 0
+    # 4 x the 8 states of the happy path, 4 states for the truncated JPEG
+    assert estimate["transitions"] == 4 * 8 + 4
+    assert "per 1,000 images" in table and "EXPRESS   arm64" in table
 
 
 def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):
@@ -70,3 +80,10 @@ def test_run_prints_the_progress_and_the_table_and_nothing_else(tmp_path):
 def test_run_names_a_missing_input(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_run_rejects_a_cost_factor_that_is_not_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as ended:
+        main(["run", str(REPO / "samples"), "--out", str(tmp_path), "--duration-factor", "0"])
+    assert ended.value.code == 2
+    assert "must be above 0" in capsys.readouterr().err

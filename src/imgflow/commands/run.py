@@ -71,6 +71,20 @@ def register(commands: Any) -> None:
         metavar="N",
         help="worker processes per function, as Lambda's concurrency (default: one per core)",
     )
+    run.add_argument(
+        "--duration-factor",
+        type=_positive_float,
+        default=1.0,
+        metavar="F",
+        help="cost estimate: Lambda duration = local duration x F (docs/cost.md; default 1)",
+    )
+    run.add_argument(
+        "--arm-factor",
+        type=_positive_float,
+        default=1.0,
+        metavar="F",
+        help="cost estimate: arm64 duration = x86_64 duration x F (default 1, not measured)",
+    )
     add_parameter_options(run)
     run.set_defaults(handler=main)
 
@@ -79,6 +93,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
     return value
 
 
@@ -97,6 +118,7 @@ TABLE_LIMIT = 40
 
 def main(args: argparse.Namespace) -> int:
     from imgflow.local.run import run
+    from imgflow.ops import cost
     from imgflow.ops.report import format_table
     from imgflow.ops.summary import format_overview, quality_target, summarise
 
@@ -108,6 +130,9 @@ def main(args: argparse.Namespace) -> int:
             args.template,
             ProgressBar(),
             workers=args.concurrency,
+            cost_assumptions=cost.Assumptions(
+                duration_factor=args.duration_factor, arm_factor=args.arm_factor
+            ),
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"imgflow run: {exc}", file=sys.stderr)
@@ -117,6 +142,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         manifest = json.loads((args.out / "run.json").read_text())
         print(format_overview(summarise(reports, quality_target(manifest))))
+    print()
+    print(cost.format_cost_table(cost.load(args.out)))
     print(f"\nresults: {args.out / 'compressed'}  failed: {args.out / 'failed'}")
     print(f"report:  {args.out / 'report.html'}  (data: {args.out / 'report.json'})")
+    print(f"cost:    {args.out / cost.FILE}")
     return 0

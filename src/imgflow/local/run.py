@@ -3,8 +3,9 @@
 A run's output folder holds everything needed to look at it later without
 the embedded AWS: ``report.json`` (the contract), ``report.html``, the results
 and quarantined originals, ``run.json`` (inputs and template parameters) and
-``executions/`` (each execution's description, definition and history) and
-``logs/`` (what each function's workers printed: warnings, tracebacks).
+``executions/`` (each execution's description, definition and history),
+``logs/`` (what each function's workers printed: warnings, tracebacks) and
+``cost.json`` (what the run would cost on AWS, imgflow.ops.cost).
 
 A run's memory does not grow with the number of images: files are uploaded
 as the workflow has room for them (a window of twice the workers), and as
@@ -28,7 +29,7 @@ from typing import Any
 from imgflow.contract import ErrorInfo, Outcome
 from imgflow.local import moto_patches
 from imgflow.local.runtime import EmbeddedStack
-from imgflow.ops import history
+from imgflow.ops import cost, history
 from imgflow.ops.html_report import write_html_report
 from imgflow.ops.replay import replay_name
 from imgflow.ops.report import ImageReport, report_from_execution
@@ -97,12 +98,14 @@ def run(
     *,
     workers: int | None = None,
     window: int | None = None,
+    cost_assumptions: cost.Assumptions | None = None,
 ) -> list[ImageReport]:
     """Upload every file, run the workflow, write results, report.json and report.html.
 
     ``workers`` is the local concurrency (worker processes per function,
     default: the number of cores); at most ``window`` images (default: twice
-    that) are in the workflow at once.
+    that) are in the workflow at once. ``cost_assumptions`` are the factors of
+    the AWS cost estimate written to cost.json (default: imgflow.ops.cost's).
     """
     uploads = collect(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +114,7 @@ def run(
     with EmbeddedStack(template, parameters, workers=workers, log_dir=logs) as stack:
         stream = _Stream(stack, out_dir, progress, len(uploads))
         stream.run(uploads, window or 2 * workers)
+        usage = stack.usage
     reports = [stream.reports.get(u.key) or _not_matched(u) for u in uploads]
     manifest = {
         "template": str(stack.template_path.resolve()),
@@ -120,6 +124,16 @@ def run(
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     _write_reports(out_dir, reports)
+    estimate = cost.estimate_run(
+        usage,
+        stack.template_path,
+        parameters,
+        stream.counts,
+        len(uploads),
+        cost_assumptions or cost.Assumptions(),
+        cost.Conditions(workers, os.cpu_count() or 1, os.getloadavg()[0]),
+    )
+    cost.save(out_dir, estimate)
     return reports
 
 
@@ -313,6 +327,7 @@ class _Stream:
         self._key_of: dict[str, str] = {}  # execution ARN -> key
         self._ended: dict[str, dict[str, Any]] = {}  # ARN -> description, for open keys
         self._unmatched = 0
+        self.counts = cost.WorkflowCounts()  # executions and billed transitions so far
 
     def run(self, uploads: Iterable[Upload], window: int) -> None:
         pending = deque(uploads)
@@ -371,6 +386,7 @@ class _Stream:
         _write_output(self.stack, report, self.out_dir)
         for description in descriptions:
             events = self.stack.history(description["executionArn"])
+            self.counts.add(events)
             history.save(
                 self.out_dir, history.SavedExecution(description, self._definition, events)
             )

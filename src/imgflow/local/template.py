@@ -35,6 +35,7 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout: int
     memory: int
+    architecture: str = "x86_64"  # Architectures[0]: what Lambda bills GB-seconds at
 
     @property
     def arn(self) -> str:
@@ -315,6 +316,9 @@ class _Resolver:
             environment={k: str(v) for k, v in environment.items()},
             timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
             memory=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+            architecture=str(
+                props.get("Architectures", globals_fn.get("Architectures", ["x86_64"]))[0]
+            ),
         )
 
     def _state_machine(self, logical: str, name: str, props: dict[str, Any]) -> StateMachineSpec:
