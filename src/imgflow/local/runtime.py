@@ -334,7 +334,8 @@ class EmbeddedStack:
     # using it ----------------------------------------------------------------
     @property
     def source_bucket(self) -> str:
-        return self.spec.buckets["SourceBucket"]
+        # The created bucket, or the one ExistingSourceBucket names.
+        return self.spec.outputs["SourceBucketName"]
 
     @property
     def result_bucket(self) -> str:
