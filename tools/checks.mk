@@ -10,6 +10,8 @@
 #   check-checkov        checkov on template.yaml AND on its SAM->CloudFormation
 #                        translation (roles, state machine, rule, queues...;
 #                        skips with reasons: .checkov.yaml)
+#                        cfn-lint and checkov also scan the template with
+#                        ExistingSourceBucket set (CHECKS_EXISTING_DEFAULTS)
 #   check-asl            asl-validator on statemachine/*.asl.json (placeholders substituted)
 #   check-build          sam build (python3.13) + import every built handler
 #   checks-tools         install every tool (venvs under .tools/, tools/node_modules)
@@ -26,6 +28,14 @@ CHECKS_OUT := $(CHECKS_ROOT)/.aws-sam/checks
 CHECKS_TEMPLATE := $(CHECKS_ROOT)/template.yaml
 CHECKS_ASL := $(wildcard $(CHECKS_ROOT)/statemachine/*.asl.json)
 CHECKS_REGION ?= us-east-1
+
+# The scanners evaluate conditions with the parameters' defaults: scan once more
+# with a bucket attached (custom resource, its function and policy, no source
+# bucket), SSE-KMS and in place (the key grants of the readers and writers).
+CHECKS_EXISTING := $(CHECKS_OUT)/existing-bucket
+CHECKS_EXISTING_DEFAULTS := --default ExistingSourceBucket=example-existing-bucket \
+	--default SourceBucketKmsKeyArn=arn:aws:kms:$(CHECKS_REGION):123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \
+	--default InPlace=true
 
 # Offline and quiet: a region for sam/cfn-lint/samtranslator, no telemetry,
 # no update checks.
@@ -97,8 +107,9 @@ $(CHECKS_STAMP_NPM): $(CHECKS_ROOT)/tools/package.json $(CHECKS_ROOT)/tools/pack
 check-sam-validate: $(CHECKS_STAMP_SAM)
 	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_SAM) validate --lint --template-file template.yaml --region $(CHECKS_REGION)
 
-check-cfn-lint: $(CHECKS_STAMP_CFN_LINT)
+check-cfn-lint: $(CHECKS_STAMP_CFN_LINT) $(CHECKS_EXISTING)/template.cfn.json
 	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_CFN_LINT) template.yaml -a cfn_lint_serverless.rules
+	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_CFN_LINT) $(CHECKS_EXISTING)/template.sam.json -a cfn_lint_serverless.rules
 	@echo "cfn-lint: no findings"
 
 # The SAM template translated offline to plain CloudFormation (what checkov
@@ -106,9 +117,14 @@ check-cfn-lint: $(CHECKS_STAMP_CFN_LINT)
 $(CHECKS_OUT)/template.cfn.json: $(CHECKS_TEMPLATE) $(CHECKS_ASL) $(CHECKS_ROOT)/tools/sam_translate.py $(CHECKS_STAMP_SAM)
 	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_SAM_PY) tools/sam_translate.py template.yaml $@
 
-check-checkov: $(CHECKS_STAMP_CHECKOV) $(CHECKS_OUT)/template.cfn.json
+$(CHECKS_EXISTING)/template.cfn.json: $(CHECKS_TEMPLATE) $(CHECKS_ASL) $(CHECKS_ROOT)/tools/sam_translate.py $(CHECKS_STAMP_SAM)
+	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_SAM_PY) tools/sam_translate.py template.yaml $@ \
+		$(CHECKS_EXISTING_DEFAULTS) --source-out $(CHECKS_EXISTING)/template.sam.json
+
+check-checkov: $(CHECKS_STAMP_CHECKOV) $(CHECKS_OUT)/template.cfn.json $(CHECKS_EXISTING)/template.cfn.json
 	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_CHECKOV) --config-file .checkov.yaml \
-		-f template.yaml -f $(CHECKS_OUT)/template.cfn.json
+		-f template.yaml -f $(CHECKS_OUT)/template.cfn.json \
+		-f $(CHECKS_EXISTING)/template.sam.json -f $(CHECKS_EXISTING)/template.cfn.json
 
 check-asl: $(CHECKS_STAMP_NPM) $(CHECKS_STAMP_CFN_LINT)
 	cd $(CHECKS_ROOT) && $(CHECKS_CFN_LINT_PY) tools/validate_asl.py --validator $(CHECKS_ASL_VALIDATOR) \

@@ -8,17 +8,24 @@ versions. Scanning the translated template covers those too.
 
 Runs in the aws-sam-cli venv (which carries ``samtranslator``):
 
-    .tools/sam/bin/python tools/sam_translate.py template.yaml OUT.json
+    .tools/sam/bin/python tools/sam_translate.py template.yaml OUT.json \
+        [--default NAME=VALUE ... --source-out SAM.json]
 
 Local paths are replaced the way ``sam deploy`` would (CodeUri/ContentUri ->
 placeholder S3 objects; DefinitionUri -> the ASL inlined as Definition),
 parameters keep their defaults, no AWS call is made (region is fixed, the
 managed-policy loader is a stub: SAM only needs it for AWS managed policies
 given by name).
+
+``--default NAME=VALUE`` changes a parameter's default first (the scanners
+evaluate conditions with the defaults), e.g. ExistingSourceBucket, so that the
+resources and policies of that configuration are scanned too; ``--source-out``
+then also writes that SAM template (JSON) for cfn-lint and checkov.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -58,11 +65,25 @@ def localise(template: dict, root: Path) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    src, out = Path(sys.argv[1]), Path(sys.argv[2])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("template", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--default", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--source-out", type=Path, help="write the SAM template with those defaults")
+    args = ap.parse_args()
+    src, out = args.template, args.out
     template = yaml_parse(src.read_text(encoding="utf-8"))
+    for assignment in args.default:
+        name, _, value = assignment.partition("=")
+        if name not in (template.get("Parameters") or {}):
+            print(f"{src}: no parameter {name}", file=sys.stderr)
+            return 2
+        template["Parameters"][name]["Default"] = value
+    if args.source_out:
+        args.source_out.parent.mkdir(parents=True, exist_ok=True)
+        args.source_out.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     localise(template, src.parent)
     try:
         translated = transform(template, {}, StubManagedPolicyLoader())

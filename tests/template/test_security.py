@@ -23,13 +23,15 @@ FUNCTIONS = (
     "NotifyFunction",
     "QuarantineOriginalFunction",
 )
-# What each function may touch: the resources its policies may name.
+# The source bucket: the one created, or the one ExistingSourceBucket names, with its key.
+SOURCE = {"SourceBucket", "ExistingSourceBucket", "SourceBucketKmsKeyArn"}
+# What each function may touch: the resources (and parameters naming them) its policies name.
 MAY_TOUCH = {
-    "ValidateImageFunction": {"SourceBucket", "DestinationBucket"},
-    "CompressImageFunction": {"SourceBucket", "DestinationBucket"},
-    "CompressLargeImageFunction": {"SourceBucket", "DestinationBucket"},
-    "StoreResultFunction": {"SourceBucket", "DestinationBucket"},
-    "QuarantineOriginalFunction": {"SourceBucket", "FailedBucket"},
+    "ValidateImageFunction": SOURCE | {"DestinationBucket"},
+    "CompressImageFunction": SOURCE | {"DestinationBucket"},
+    "CompressLargeImageFunction": SOURCE | {"DestinationBucket"},
+    "StoreResultFunction": SOURCE | {"DestinationBucket"},
+    "QuarantineOriginalFunction": SOURCE | {"FailedBucket"},
     "NotifyFunction": {"NotificationTopic", "EncryptionKey"},
 }
 # Who may write or delete where (bucket -> actions); everything else is read-only.
@@ -72,9 +74,14 @@ def referenced(value: Any) -> set[str]:
 
 
 def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement a function's policies may hold, both sides of a conditional one."""
     out = []
     for policy in function["Properties"].get("Policies", []):
-        out.extend(policy.get("Statement", []))
+        for statement in policy.get("Statement", []):
+            if "Fn::If" in statement:
+                out.extend(s for s in statement["Fn::If"][1:] if "Effect" in s)
+            else:
+                out.append(statement)
     return out
 
 

@@ -30,6 +30,7 @@ import datetime
 import itertools
 import json
 import logging
+import re
 import secrets
 import string
 import threading
@@ -338,6 +339,7 @@ def apply() -> None:
         _patch_s3_eventbridge_event_shape()
         _patch_retry_sleep()
         _patch_s3_conditional_writes()
+        _patch_s3_eventbridge_configuration_read()
         _patch_thread_safe_asl_parsing()
         _patch_untracked_models()
         _applied = True
@@ -830,6 +832,37 @@ def _patch_s3_conditional_writes() -> None:
     S3Response.put_object = put_object  # type: ignore[method-assign]
     S3Response.copy_object = copy_object  # type: ignore[method-assign]
     S3Response.delete_object = delete_object  # type: ignore[method-assign]
+
+
+def _patch_s3_eventbridge_configuration_read() -> None:
+    """Why: moto 5.2.5 stores ``EventBridgeConfiguration`` from
+    PutBucketNotificationConfiguration (and sends the events) but leaves it out
+    of GetBucketNotificationConfiguration, where S3 answers
+    ``<EventBridgeConfiguration/>``. The ExistingSourceBucket custom resource
+    (imgflow.aws.existing_bucket) reads it to know what to restore on delete.
+    """
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+    if getattr(original, "_imgflow_eventbridge", False):
+        return
+
+    def get_bucket_notification(self: Any) -> Any:
+        status, headers, body = original(self)
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None or not isinstance(body, str):
+            return status, headers, body
+        element = "<EventBridgeConfiguration></EventBridgeConfiguration>"
+        closing = re.search(r"</[A-Za-z]+>\s*$", body)
+        if closing:
+            body = body[: closing.start()] + element + body[closing.start() :]
+        else:  # an empty root element, <Root xmlns="..."/>
+            body = re.sub(r"<(\w+)([^>]*)/>\s*$", rf"<\1\2>{element}</\1>", body)
+        return status, headers, body
+
+    get_bucket_notification._imgflow_eventbridge = True  # type: ignore[attr-defined]
+    get_bucket_notification.__wrapped__ = original  # type: ignore[attr-defined]
+    S3Response.get_bucket_notification = get_bucket_notification  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------------

@@ -42,7 +42,15 @@ import boto3
 
 from imgflow.aws import telemetry
 from imgflow.local import moto_patches
-from imgflow.local.template import REGION, FunctionSpec, StackSpec, read_stack
+from imgflow.local.response_url import ResponseURL
+from imgflow.local.template import (
+    ACCOUNT,
+    REGION,
+    CustomResourceSpec,
+    FunctionSpec,
+    StackSpec,
+    read_stack,
+)
 from imgflow.local.workers import (
     FunctionError,
     FunctionPool,
@@ -69,6 +77,10 @@ _import_lock = threading.Lock()
 Fault = Callable[[dict[str, Any]], None]
 
 
+class StackCreateError(RuntimeError):
+    """A custom resource answered FAILED: the stack would roll back on AWS too."""
+
+
 def find_template(start: Path | None = None) -> Path:
     """template.yaml in the current directory or the nearest parent."""
     here = (start or Path.cwd()).resolve()
@@ -90,6 +102,7 @@ class EmbeddedStack:
         log_level: str = "ERROR",
         workers: int | None = None,
         log_dir: Path | None = None,
+        account: Callable[[EmbeddedStack], None] | None = None,
     ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
@@ -97,6 +110,11 @@ class EmbeddedStack:
         self.spec: StackSpec = read_stack(self.template_path, parameters)
         self.workers = workers
         self.log_dir = log_dir  # workers' logs, one file per function (None: stderr)
+        # What the account holds before the stack is deployed (e.g. the bucket that
+        # ExistingSourceBucket names): called with the clients ready, before any resource.
+        self._account = account
+        self._responses: ResponseURL | None = None
+        self._custom_ids: dict[str, str] = {}  # custom resource logical id -> physical id
         self._env = {**LOCAL_ENV, "POWERTOOLS_LOG_LEVEL": log_level}
         self._faults: dict[str, Fault] = {}
         self._worker_faults: dict[str, str] = {}
@@ -143,7 +161,12 @@ class EmbeddedStack:
             if self._mock is not None and self._created:
                 # Executions run in threads that must finish inside the mock.
                 self.wait(timeout=120, raise_on_timeout=False)
+            if self._mock is not None:
+                self.delete_custom_resources()
         finally:
+            if self._responses is not None:
+                self._responses.close()
+                self._responses = None
             for pool in self._pools.values():
                 pool.close()
             if self._server is not None:
@@ -190,6 +213,8 @@ class EmbeddedStack:
         role = iam.create_role(RoleName="imgflow-local", AssumeRolePolicyDocument="{}")
         role_arn = role["Role"]["Arn"]
         spec = self.spec
+        if self._account is not None:
+            self._account(self)
         for logical, name in spec.buckets.items():
             self.s3.create_bucket(Bucket=name)
             if logical in spec.versioned_buckets:
@@ -215,6 +240,49 @@ class EmbeddedStack:
                 Rule=rule.name,
                 Targets=[{"Id": "workflow", "Arn": machine.arn, "RoleArn": role_arn}],
             )
+        for resource in spec.custom_resources.values():
+            answer = self._custom_resource_request("Create", resource)
+            if answer["Status"] != "SUCCESS":
+                raise StackCreateError(f"{resource.logical_id} CREATE_FAILED: {answer['Reason']}")
+            self._custom_ids[resource.logical_id] = answer["PhysicalResourceId"]
+
+    def delete_custom_resources(self) -> None:
+        """Send each created custom resource its Delete, last created first, as a stack
+        delete does (``__exit__`` does it too). A FAILED answer is logged, not raised."""
+        for logical_id in reversed(list(self._custom_ids)):
+            resource = self.spec.custom_resources[logical_id]
+            physical_id = self._custom_ids.pop(logical_id)
+            answer = self._custom_resource_request("Delete", resource, physical_id)
+            if answer["Status"] != "SUCCESS":
+                logging.getLogger(__name__).warning(
+                    "%s DELETE_FAILED: %s", logical_id, answer.get("Reason")
+                )
+
+    def _custom_resource_request(
+        self, kind: str, resource: CustomResourceSpec, physical_id: str | None = None
+    ) -> dict[str, Any]:
+        """One request through the resource's real function; its answer, as CloudFormation
+        reads it from the pre-signed URL (here, a server on 127.0.0.1)."""
+        if self._responses is None:
+            self._responses = ResponseURL()
+        request_id = str(uuid.uuid4())
+        event: dict[str, Any] = {
+            "RequestType": kind,
+            "ServiceToken": self.spec.functions[resource.function].arn,
+            "ResponseURL": self._responses.url,
+            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.spec.name}/local",
+            "RequestId": request_id,
+            "LogicalResourceId": resource.logical_id,
+            "ResourceType": resource.type,
+            "ResourceProperties": resource.properties,
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        try:
+            self.invoke(resource.function, event)
+        except FunctionError as exc:  # it never answered: CloudFormation would time out
+            raise StackCreateError(f"{resource.logical_id}: {kind} request failed: {exc}") from exc
+        return self._responses.answer_to(request_id, self.spec.functions[resource.function].timeout)
 
     def _subscribe_inbox(self) -> None:
         """An SQS queue on the topic stands in for the email inbox."""
@@ -334,7 +402,8 @@ class EmbeddedStack:
     # using it ----------------------------------------------------------------
     @property
     def source_bucket(self) -> str:
-        return self.spec.buckets["SourceBucket"]
+        # The created bucket, or the one ExistingSourceBucket names.
+        return self.spec.outputs["SourceBucketName"]
 
     @property
     def result_bucket(self) -> str:

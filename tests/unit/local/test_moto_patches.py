@@ -15,6 +15,7 @@ import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import moto
@@ -899,6 +900,40 @@ def test_delete_object_is_serialised_with_puts(aws, monkeypatch):
     aws.s3.put_object(Bucket="serialised", Key="k", Body=b"x")
     aws.s3.delete_object(Bucket="serialised", Key="k")
     assert held == [True]
+
+
+def test_notification_configuration_reads_back_eventbridge_with_the_rest(aws):
+    aws.s3.create_bucket(Bucket="notified")
+    _, queue_arn = aws.queue("notified-queue")
+    queue = {"Id": "q", "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
+    for config in (
+        {"EventBridgeConfiguration": {}},
+        {"EventBridgeConfiguration": {}, "QueueConfigurations": [queue]},
+        {"QueueConfigurations": [queue]},
+        {},
+    ):
+        aws.s3.put_bucket_notification_configuration(
+            Bucket="notified", NotificationConfiguration=config
+        )
+        got = aws.s3.get_bucket_notification_configuration(Bucket="notified")
+        got.pop("ResponseMetadata")
+        assert got == config
+
+
+def test_the_reason_for_the_eventbridge_read_patch_still_holds():
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+    while hasattr(original, "__wrapped__"):
+        original = original.__wrapped__
+    with mock_aws(), patch.object(S3Response, "get_bucket_notification", original):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="unpatched")
+        s3.put_bucket_notification_configuration(
+            Bucket="unpatched", NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        got = s3.get_bucket_notification_configuration(Bucket="unpatched")
+    assert "EventBridgeConfiguration" not in got  # moto 5.2.5 leaves it out
 
 
 def test_drop_object_removes_every_version_of_one_key_only(aws):
