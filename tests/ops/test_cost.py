@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class Invocation:
     function: str
     duration_ms: float
     peak_mb: float = 100.0
+    cpu_ms: float | None = None  # None: the wall time is billed
 
 
 def thousand_compressions(duration_ms: float = 1000.0) -> list[Invocation]:
@@ -74,6 +76,32 @@ def test_standard_bills_transitions_and_express_requests_and_64_mb_duration():
     # 1,000 requests at $1/M, plus 64 MB for 1,000 x (1 s of tasks + 50 ms of rounding)
     express = 1000 * 1.0 / 1_000_000 + 0.0625 * 1000 * 1.05 * 0.00001667
     assert result.line("EXPRESS", "x86_64").step_functions == pytest.approx(express)
+
+
+def test_on_the_cpu_basis_a_busy_machine_does_not_change_the_bill():
+    """Same CPU time, three times the wall time: the bill follows the CPU time."""
+    idle = [Invocation("CompressImageFunction", 1000.0, cpu_ms=900.0)]
+    busy = [Invocation("CompressImageFunction", 3000.0, cpu_ms=900.0)]
+    bills = [cost.estimate(x, FUNCTIONS, cost.WorkflowCounts(), 1) for x in (idle, busy)]
+    # 900 ms of CPU at 2,048 MB (more than one vCPU: no stretch) + 2 S3 requests x 20 ms
+    assert [b.functions["CompressImageFunction"].billed_ms for b in bills] == [940, 940]
+    wall = cost.Assumptions(duration_basis="wall")
+    assert (
+        cost.estimate(busy, FUNCTIONS, cost.WorkflowCounts(), 1, wall)
+        .functions["CompressImageFunction"]
+        .billed_ms
+        == 3000
+    )
+
+
+def test_below_one_vcpu_the_cpu_time_is_stretched_by_the_memory_share():
+    # 1,024 MB is 1,024 / 1,769 of a vCPU: 100 ms of CPU take 172.75 ms, plus the
+    # validate step's 3 S3 requests at 20 ms.
+    validate = [Invocation("ValidateImageFunction", 500.0, cpu_ms=100.0)]
+    result = cost.estimate(validate, FUNCTIONS, cost.WorkflowCounts(), 1)
+    assert result.functions["ValidateImageFunction"].billed_ms == math.ceil(
+        100.0 * 1769 / 1024 + 3 * 20
+    )
 
 
 def test_s3_requests_and_sns_publishes_follow_the_invocations():
@@ -149,7 +177,8 @@ def test_the_price_table_is_dated_and_complete():
 def test_cost_json_round_trips_and_the_table_shows_four_deployments(tmp_path):
     counts = cost.WorkflowCounts(executions=1000, transitions=8000)
     busy = cost.Conditions(workers=2, cpus=2, load_average=4.6)
-    result = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000, conditions=busy)
+    wall = cost.Assumptions(duration_basis="wall")
+    result = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000, wall, conditions=busy)
     cost.save(tmp_path, result)
     assert cost.load(tmp_path) == result
     saved = json.loads((tmp_path / cost.FILE).read_text())
@@ -167,6 +196,8 @@ def test_cost_json_round_trips_and_the_table_shows_four_deployments(tmp_path):
     assert rows[0][2] == "$0.0333"
     assert rows[0][4] == "$0.2000"  # 8,000 transitions
     assert "load average 4.6: durations include waiting for a CPU" in table
+    on_cpu = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000, conditions=busy)
+    assert "waiting for a CPU" not in cost.format_cost_table(on_cpu), "CPU time does not wait"
 
 
 def test_an_idle_single_worker_run_is_not_flagged_as_contended():

@@ -133,6 +133,21 @@ def test_failures_are_grouped_by_error_type(sample_run):
     assert failed and sorted(_page(sample_run).failure_types) == sorted(failed)
 
 
+def test_the_report_shows_the_runs_aws_cost_from_cost_json(sample_run):
+    from imgflow.ops import cost
+
+    estimate = cost.load(sample_run)
+    html = (sample_run / "report.html").read_text()
+    section = html[
+        html.index('<section id="cost">') : html.index("</section>", html.index('id="cost"'))
+    ]
+    for per in estimate.per_thousand():
+        row = f'data-workflow="{per.workflow}" data-architecture="{per.architecture}"'
+        assert row in section
+        assert f"<b>${per.total:,.4f}</b>" in section
+    assert f"{estimate.transitions:,} state transitions" in section
+
+
 def test_the_report_is_self_contained(sample_run):
     html = (sample_run / "report.html").read_text()
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")

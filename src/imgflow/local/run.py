@@ -123,7 +123,6 @@ def run(
         "inputs": {u.key: str(u.path.resolve()) for u in uploads},
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    _write_reports(out_dir, reports)
     estimate = cost.estimate_run(
         usage,
         stack.template_path,
@@ -133,7 +132,8 @@ def run(
         cost_assumptions or cost.Assumptions(),
         cost.Conditions(workers, os.cpu_count() or 1, os.getloadavg()[0]),
     )
-    cost.save(out_dir, estimate)
+    cost.save(out_dir, estimate)  # before the report, which shows it
+    _write_reports(out_dir, reports)
     return reports
 
 

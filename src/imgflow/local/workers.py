@@ -99,6 +99,9 @@ class Usage:
     duration_ms: float
     peak_mb: float
     error: str | None  # errorType, None if it returned
+    # CPU time of the worker and its children (the lossless transcoder) during the
+    # invocation: unlike the wall time, it does not grow when the machine is busy.
+    cpu_ms: float | None = None
 
 
 def worker_environment(base: dict[str, str], endpoint: str | None, threads: int) -> dict[str, str]:
@@ -221,10 +224,11 @@ class FunctionPool:
             raise
         self._release(worker)
         peak = max(worker.peak_seen, float(reply.get("peak_mb", 0.0)))
+        cpu = reply.get("cpu_ms")
         if "error" in reply:
-            self._record(request_id, started, peak, reply["error"].get("errorType"))
+            self._record(request_id, started, peak, reply["error"].get("errorType"), cpu)
             raise FunctionError(reply["error"])
-        self._record(request_id, started, peak, None)
+        self._record(request_id, started, peak, None, cpu)
         return reply["result"]
 
     def close(self) -> None:
@@ -320,9 +324,16 @@ class FunctionPool:
             self._count -= 1
             self._free.notify()
 
-    def _record(self, request_id: str, started: float, peak: float, error: str | None) -> None:
+    def _record(
+        self,
+        request_id: str,
+        started: float,
+        peak: float,
+        error: str | None,
+        cpu_ms: float | None = None,
+    ) -> None:
         duration = (time.monotonic() - started) * 1000
-        self.usage.append(Usage(self.spec.function_name, request_id, duration, peak, error))
+        self.usage.append(Usage(self.spec.function_name, request_id, duration, peak, error, cpu_ms))
 
 
 def _log_fd() -> int:
@@ -441,12 +452,14 @@ def _serve(requests: Connection, replies: Connection) -> None:
         _reset_peak()
         if request.get("fault"):
             _misbehave(request["fault"])
+        cpu = _cpu_seconds()
         try:
             reply = {"result": handler(request["event"], context)}
         except Exception as exc:
             reply = {"error": runtime_error_payload(exc, context.aws_request_id)}
         finally:
             _clear_metrics()
+        reply["cpu_ms"] = (_cpu_seconds() - cpu) * 1000
         reply["peak_mb"] = high_water_mb()
         _reset_peak()  # so the parent never reads this invocation's peak as the next one's
         try:
@@ -455,6 +468,12 @@ def _serve(requests: Connection, replies: Connection) -> None:
             error = marshal_error_payload(exc, context.aws_request_id)
             text = json.dumps({"error": error, "peak_mb": reply["peak_mb"]})
         replies.send_bytes(text.encode())
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU of this process and of its children that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _misbehave(fault: str) -> None:

@@ -34,8 +34,11 @@ def histogram(
     """Bars of ``counts`` over bins [start + i*step, start + (i+1)*step), with an
     optional vertical ``marker`` (the score target)."""
     if not counts:
-        return f'<svg class="chart {css}" width="{WIDTH}" height="40"><text x="0" y="20" ' \
-            f'fill="{_TEXT}" font-size="12">nothing to show</text></svg>'  # fmt: skip
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" width="{WIDTH}" '
+            f'height="40"><text x="0" y="20" fill="{_TEXT}" font-size="12">nothing to show'
+            "</text></svg>"
+        )
     left, bottom, top = 34, 24, 14
     height = top + BAR_AREA + bottom
     width_each = (WIDTH - left - 8) / len(counts)

@@ -107,6 +107,7 @@ class InvocationRecord(Protocol):
     function: str  # the function's logical id or its name
     duration_ms: float
     peak_mb: float
+    cpu_ms: float | None  # CPU time of the invocation (None: not measured)
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,16 @@ class FunctionConfig:
 class Assumptions:
     """The factors the estimate depends on; docs/cost.md says how to measure each."""
 
-    # Lambda duration = local duration x this. Lambda gives a function CPU in
-    # proportion to its memory (1,769 MB = one vCPU); the compress code is
-    # single-threaded, so at 2,048 MB it runs on about one core, as locally.
+    # Lambda duration = modelled duration x this: how much faster or slower a
+    # Lambda core runs our code than this machine's (calibrate: docs/cost.md).
     duration_factor: float = 1.0
+    # "cpu": an invocation lasts its CPU time, stretched where Lambda gives the
+    # function less than one vCPU, plus the S3 and SNS requests it waits for. It
+    # does not change when the local machine is busy. "wall": the local wall
+    # time, which includes every wait for a CPU (only quotable on an idle machine).
+    duration_basis: str = "cpu"
+    # In-region latency of one S3 or SNS request an invocation waits for.
+    request_ms: float = 20.0
     # arm64 duration = x86_64 duration x this. Not measured: the arm64 build
     # cannot run on this machine.
     arm_factor: float = 1.0
@@ -341,7 +348,8 @@ def estimate(
             config.logical_id, {"invocations": 0, "billed_ms": 0, "peak_mb": 0.0}
         )
         tally["invocations"] += 1
-        tally["billed_ms"] += math.ceil(record.duration_ms * assumptions.duration_factor)
+        modelled = modelled_ms(record, config, assumptions)
+        tally["billed_ms"] += math.ceil(modelled * assumptions.duration_factor)
         tally["peak_mb"] = max(tally["peak_mb"], record.peak_mb)
     configs = {c.logical_id: c for c in functions.values()}
     usage = {
@@ -409,6 +417,32 @@ def estimate(
     )
 
 
+# "at 1,769 MB, a function has the equivalent of one vCPU" (Configure Lambda function
+# memory, docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+LAMBDA_MB_PER_VCPU = 1769
+
+
+def modelled_ms(
+    record: InvocationRecord, config: FunctionConfig, assumptions: Assumptions
+) -> float:
+    """How long the invocation would last on Lambda, before the duration factor.
+
+    On the "cpu" basis: its CPU time, times 1,769 / MemorySize when that gives
+    less than one vCPU (our code is single-threaded, so more than one vCPU does
+    not help it), plus the requests it makes at ``request_ms`` each. Without a
+    CPU time (a worker that died), the wall time.
+    """
+    cpu = getattr(record, "cpu_ms", None)
+    if assumptions.duration_basis == "wall" or cpu is None:
+        return record.duration_ms
+    if assumptions.duration_basis != "cpu":
+        raise ValueError(f"unknown duration basis {assumptions.duration_basis!r}")
+    stretch = max(1.0, LAMBDA_MB_PER_VCPU / config.memory_mb)
+    s3 = S3_REQUESTS_PER_INVOCATION.get(config.logical_id, S3Requests())
+    requests = s3.tier1 + s3.tier2 + SNS_PUBLISHES_PER_INVOCATION.get(config.logical_id, 0)
+    return cpu * stretch + requests * assumptions.request_ms
+
+
 def function_configs(
     template: Path, parameters: Mapping[str, str] | None = None
 ) -> dict[str, FunctionConfig]:
@@ -450,6 +484,13 @@ def load(folder: Path) -> Estimate:
 # The terminal ---------------------------------------------------------------
 def _money(value: float) -> str:
     return f"${value:,.4f}" if value >= 0.0001 or value == 0 else f"${value:.2e}"
+
+
+_BASIS = {
+    "cpu": "CPU time, x 1,769 MB / MemorySize below one vCPU, + {a.request_ms:g} ms per "
+    "S3/SNS request",
+    "wall": "local wall time",
+}
 
 
 def format_cost_table(result: Estimate) -> str:
@@ -500,11 +541,12 @@ def format_cost_table(result: Estimate) -> str:
         f"template's MemorySize), {result.executions} executions,",
         f"{result.transitions} state transitions, {result.s3.tier1} S3 PUT/COPY + "
         f"{result.s3.tier2} GET/HEAD, {result.sns_publishes} SNS publishes;",
-        f"duration factor {a.duration_factor:g} (local -> Lambda), arm64 factor {a.arm_factor:g} "
-        "(not measured); free tiers not deducted",
+        f"durations: {_BASIS[a.duration_basis].format(a=a)}; duration factor "
+        f"{a.duration_factor:g}, arm64 factor {a.arm_factor:g} (not measured); free tiers not "
+        "deducted",
     ]
     c = result.conditions
-    if c is not None and c.contended:
+    if a.duration_basis == "wall" and c is not None and c.contended:
         lines += [
             f"measured with {c.workers} worker(s) per function on {c.cpus} CPU(s), load average "
             f"{c.load_average:.1f}: durations include waiting for a CPU;",

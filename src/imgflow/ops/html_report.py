@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from imgflow.ops import charts, graph, history
+from imgflow.ops import charts, cost, graph, history
 from imgflow.ops.report import ImageReport
 from imgflow.ops.summary import (
     SAVED_BIN,
@@ -56,6 +56,7 @@ def write_html_report(out_dir: Path, reports: list[ImageReport]) -> Path:
 <p class="meta">{len(reports)} images · {escape(settings)} · written \
 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>
 {_summary_html(summary)}
+{_cost_html(out_dir)}
 <section id="table">
 <h2>Images</h2>
 <div class="controls">
@@ -151,6 +152,56 @@ def _failures_html(s: Summary) -> str:
         f"<th>most frequent message</th><th>for example</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _cost_html(out_dir: Path) -> str:
+    """The run's estimated AWS bill (DIR/cost.json), per 1,000 images and for the run."""
+    if not (out_dir / cost.FILE).is_file():
+        return ""
+    estimate = cost.load(out_dir)
+    head = "".join(
+        f'<th class="{"n" if i > 1 else ""}">{escape(h)}</th>'
+        for i, h in enumerate(
+            ["workflow", "architecture", "Lambda", "Lambda requests", "Step Functions", "S3",
+             "SNS", "per 1,000 images", f"this run ({estimate.images})"]
+        )
+    )  # fmt: skip
+    rows = "".join(
+        f'<tr data-workflow="{per.workflow}" data-architecture="{per.architecture}">'
+        f"<td>{per.workflow}</td><td>{per.architecture}</td>"
+        + "".join(
+            f'<td class="n">{_dollars(v)}</td>'
+            for v in (
+                per.lambda_compute,
+                per.lambda_requests,
+                per.step_functions,
+                per.s3_requests,
+                per.sns,
+            )
+        )
+        + f'<td class="n"><b>{_dollars(per.total)}</b></td><td class="n">{_dollars(run.total)}'
+        "</td></tr>"
+        for per, run in zip(estimate.per_thousand(), estimate.lines, strict=True)
+    )
+    a = estimate.assumptions
+    basis = "CPU time" if a.duration_basis == "cpu" else "local wall time"
+    note = (
+        f"From {estimate.invocations:,} Lambda invocations ({estimate.gb_seconds:,.1f} GB-s at "
+        f"each function's MemorySize, durations from {basis}), {estimate.executions:,} "
+        f"executions, {estimate.transitions:,} state transitions, {estimate.s3.tier1:,} S3 "
+        f"PUT/COPY and {estimate.s3.tier2:,} GET/HEAD requests; {estimate.region} prices of "
+        f"{estimate.prices_as_of}, free tiers not deducted. The model and its assumptions: "
+        "docs/cost.md."
+    )
+    return (
+        f'<section id="cost"><h2>What this run would cost on AWS</h2>'
+        f'<table class="cost"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f'<p class="meta">{escape(note)}</p></section>'
+    )
+
+
+def _dollars(value: float) -> str:
+    return f"${value:,.4f}" if value < 100 else f"${value:,.0f}"
 
 
 # --- the table's rows -----------------------------------------------------------

@@ -23,6 +23,7 @@ from imgflow.local.workers import (
 
 HANDLER = """
 import os
+import time
 
 LOADED_IN = os.getpid()
 
@@ -36,6 +37,14 @@ def handler(event, context):
         return len(data)
     if kind == "unserialisable":
         return {1, 2}
+    if kind == "sleep":
+        time.sleep(event["seconds"])
+        return None
+    if kind == "spin":
+        end = time.process_time() + event["seconds"]
+        while time.process_time() < end:
+            pass
+        return None
     if kind == "wait":
         event_file = event["gate"]
         while not os.path.exists(event_file):
@@ -175,6 +184,15 @@ def test_the_pool_never_runs_more_workers_than_its_size(tmp_path):
         assert len(set(pids)) <= 2
     finally:
         pool.close()
+
+
+def test_each_invocation_records_its_cpu_time_apart_from_its_wall_time(pool):
+    """The cost model bills CPU time: a wait is not CPU, a busy loop is."""
+    pool.invoke({"kind": "sleep", "seconds": 0.4}, _context("asleep"))
+    pool.invoke({"kind": "spin", "seconds": 0.3}, _context("busy"))
+    asleep, busy = pool.usage[-2:]
+    assert asleep.duration_ms >= 400 and asleep.cpu_ms < 100
+    assert busy.cpu_ms >= 300 and busy.duration_ms >= busy.cpu_ms * 0.9
 
 
 def test_an_unknown_fault_is_refused(pool):
