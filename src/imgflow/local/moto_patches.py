@@ -342,6 +342,7 @@ def apply() -> None:
         _patch_s3_eventbridge_configuration_read()
         _patch_thread_safe_asl_parsing()
         _patch_untracked_models()
+        _patch_execution_end_order()
         _applied = True
 
 
@@ -469,6 +470,46 @@ def _patch_lambda_simple_backend() -> None:
 # ---------------------------------------------------------------------------
 # 2. StartExecution without a name
 # ---------------------------------------------------------------------------
+
+
+def _patch_execution_end_order() -> None:
+    """Why: when an execution ends, moto sets its status to SUCCEEDED and only then its
+    output (FAILED, then its error and cause). A DescribeExecution from another thread
+    in between sees a succeeded execution with no output: under load, 1 image in 600
+    was reported ``error`` although it had been compressed and stored. AWS never shows
+    a terminal status without its output, so the fields are set first, the status last.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.eval.program_state import (
+        ProgramEnded,
+        ProgramError,
+        ProgramStopped,
+        ProgramTimedOut,
+    )
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def _reflect_execution_status(self: Any) -> None:
+        execution = self.execution
+        ended = execution.exec_worker.env.program_state()
+        execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+        if isinstance(ended, ProgramEnded):
+            execution.output = execution.exec_worker.env.states.get_input()
+            execution.exec_status = ExecutionStatus.SUCCEEDED
+        elif isinstance(ended, ProgramStopped):
+            execution.exec_status = ExecutionStatus.ABORTED
+        elif isinstance(ended, ProgramError):
+            execution.error = ended.error.get("error")
+            execution.cause = ended.error.get("cause")
+            execution.exec_status = ExecutionStatus.FAILED
+        elif isinstance(ended, ProgramTimedOut):
+            execution.exec_status = ExecutionStatus.TIMED_OUT
+        else:
+            original(self)  # moto's own error for a state it does not know
+
+    _reflect_execution_status.__wrapped__ = original  # type: ignore[attr-defined]
+    BaseExecutionWorkerCommunication._reflect_execution_status = _reflect_execution_status
 
 
 def _patch_start_execution_name() -> None:

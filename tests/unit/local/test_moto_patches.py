@@ -966,3 +966,53 @@ def test_forgotten_executions_and_threads_are_gone_and_running_ones_stay(aws):
         thread.join(timeout=30)
     moto_patches.forget_finished_threads()
     assert TMP_THREADS == []
+
+
+class _Recorder:
+    """An execution that records the order in which its fields are set."""
+
+    def __init__(self, state: Any, output: str) -> None:
+        object.__setattr__(self, "order", [])
+        env = type("Env", (), {})()
+        env.program_state = lambda: state
+        env.states = type("States", (), {"get_input": staticmethod(lambda: output)})()
+        object.__setattr__(self, "exec_worker", type("Worker", (), {"env": env})())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.order.append(name)
+        object.__setattr__(self, name, value)
+
+
+@pytest.mark.parametrize("ending", ["ended", "error"])
+def test_an_ending_execution_shows_its_status_only_with_its_output(ending):
+    """Another thread's DescribeExecution must never see SUCCEEDED without output
+    (or FAILED without its error): the status is set last."""
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    moto_patches.apply()
+    state = (
+        ProgramEnded()
+        if ending == "ended"
+        else ProgramError(error={"error": "Boom", "cause": "because"})
+    )
+    execution = _Recorder(state, '{"stored": {}}')
+    BaseExecutionWorkerCommunication(execution)._reflect_execution_status()
+    assert execution.order[-1] == "exec_status"
+    if ending == "ended":
+        assert execution.output == '{"stored": {}}' and execution.exec_status == "SUCCEEDED"
+    else:
+        assert (execution.error, execution.cause) == ("Boom", "because")
+        assert execution.exec_status == "FAILED"
+
+
+def test_unpatched_moto_sets_the_status_before_the_output():
+    """Why the patch exists (fails when moto fixes the order itself)."""
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    moto_patches.apply()
+    original = BaseExecutionWorkerCommunication._reflect_execution_status.__wrapped__
+    execution = _Recorder(ProgramEnded(), "{}")
+    original(BaseExecutionWorkerCommunication(execution))
+    assert execution.order.index("exec_status") < execution.order.index("output")
