@@ -200,6 +200,13 @@ def test_cost_json_round_trips_and_the_table_shows_four_deployments(tmp_path):
     assert "waiting for a CPU" not in cost.format_cost_table(on_cpu), "CPU time does not wait"
 
 
+def test_money_reads_to_the_hundredth_of_a_cent():
+    assert cost.format_money(0.2097) == "$0.2097"
+    assert cost.format_money(0.0) == "$0.0000"
+    assert cost.format_money(0.0000686) == "$0.0001"
+    assert cost.format_money(0.0000186) == "<$0.0001"
+
+
 def test_an_idle_single_worker_run_is_not_flagged_as_contended():
     assert not cost.Conditions(workers=1, cpus=2, load_average=0.9).contended
     assert cost.Conditions(workers=1, cpus=2, load_average=2.5).contended

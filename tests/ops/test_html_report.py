@@ -144,7 +144,7 @@ def test_the_report_shows_the_runs_aws_cost_from_cost_json(sample_run):
     for per in estimate.per_thousand():
         row = f'data-workflow="{per.workflow}" data-architecture="{per.architecture}"'
         assert row in section
-        assert f"<b>${per.total:,.4f}</b>" in section
+        assert f"<b>{cost.format_money(per.total)}</b>" in section
     assert f"{estimate.transitions:,} state transitions" in section
 
 

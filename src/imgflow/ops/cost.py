@@ -482,8 +482,9 @@ def load(folder: Path) -> Estimate:
 
 
 # The terminal ---------------------------------------------------------------
-def _money(value: float) -> str:
-    return f"${value:,.4f}" if value >= 0.0001 or value == 0 else f"${value:.2e}"
+def format_money(value: float) -> str:
+    """Dollars to the hundredth of a cent; what rounds to zero but is not, as "<$0.0001"."""
+    return f"${value:,.4f}" if value >= 0.00005 or value == 0 else "<$0.0001"
 
 
 _BASIS = {
@@ -510,13 +511,13 @@ def format_cost_table(result: Estimate) -> str:
         [
             per.workflow,
             per.architecture,
-            _money(per.lambda_compute),
-            _money(per.lambda_requests),
-            _money(per.step_functions),
-            _money(per.s3_requests),
-            _money(per.sns),
-            _money(per.total),
-            _money(run.total),
+            format_money(per.lambda_compute),
+            format_money(per.lambda_requests),
+            format_money(per.step_functions),
+            format_money(per.s3_requests),
+            format_money(per.sns),
+            format_money(per.total),
+            format_money(run.total),
         ]
         for per, run in zip(result.per_thousand(), result.lines, strict=True)
     ]

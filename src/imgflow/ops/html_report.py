@@ -170,7 +170,7 @@ def _cost_html(out_dir: Path) -> str:
         f'<tr data-workflow="{per.workflow}" data-architecture="{per.architecture}">'
         f"<td>{per.workflow}</td><td>{per.architecture}</td>"
         + "".join(
-            f'<td class="n">{_dollars(v)}</td>'
+            f'<td class="n">{cost.format_money(v)}</td>'
             for v in (
                 per.lambda_compute,
                 per.lambda_requests,
@@ -179,8 +179,8 @@ def _cost_html(out_dir: Path) -> str:
                 per.sns,
             )
         )
-        + f'<td class="n"><b>{_dollars(per.total)}</b></td><td class="n">{_dollars(run.total)}'
-        "</td></tr>"
+        + f'<td class="n"><b>{cost.format_money(per.total)}</b></td>'
+        + f'<td class="n">{cost.format_money(run.total)}</td></tr>'
         for per, run in zip(estimate.per_thousand(), estimate.lines, strict=True)
     )
     a = estimate.assumptions
@@ -198,10 +198,6 @@ def _cost_html(out_dir: Path) -> str:
         f'<table class="cost"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
         f'<p class="meta">{escape(note)}</p></section>'
     )
-
-
-def _dollars(value: float) -> str:
-    return f"${value:,.4f}" if value < 100 else f"${value:,.0f}"
 
 
 # --- the table's rows -----------------------------------------------------------
