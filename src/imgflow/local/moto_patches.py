@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import itertools
 import json
 import logging
@@ -342,6 +343,10 @@ def apply() -> None:
         _patch_s3_eventbridge_configuration_read()
         _patch_thread_safe_asl_parsing()
         _patch_untracked_models()
+        _patch_sfn_integration_casing()
+        _patch_sync_poll_interval()
+        _patch_item_reader_paging()
+        _patch_map_worker_loop()
         _applied = True
 
 
@@ -893,3 +898,182 @@ def _patch_thread_safe_asl_parsing() -> None:
     parse._imgflow_serialised = True  # type: ignore[attr-defined]
     parse.__wrapped__ = original  # type: ignore[attr-defined]
     AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 8. Step Functions -> Step Functions (startExecution.sync:2): parameter and result casing
+# ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _sfn_shape(operation: str, direction: str) -> Any:
+    """botocore's input or output shape of a Step Functions operation ("start_execution")."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    name = "".join(part.title() for part in operation.split("_"))
+    shape = model.operation_model(name)
+    return shape.input_shape if direction == "input" else shape.output_shape
+
+
+def _patch_sfn_integration_casing() -> None:
+    """Why: moto 5.2.5 left ``_normalise_parameters`` and ``_normalise_response`` of
+    its service integrations as no-ops (LocalStack, whence the interpreter came,
+    maps them through botocore's shapes). A ``states:startExecution`` Task then
+    hands boto3 ``StateMachineArn`` (botocore wants ``stateMachineArn``: the task
+    fails ``States.Runtime`` with ``'StateMachineArn'``), and its result keeps
+    boto3's ``executionArn`` where AWS answers ``ExecutionArn`` (which the
+    ``.sync`` resolver itself reads). The backfill starts every image's
+    execution this way. Only the Step Functions integration is patched.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
+        StateTaskServiceSfn,
+    )
+
+    if getattr(StateTaskServiceSfn._normalise_parameters, "_imgflow_cased", False):
+        return
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original_parameters(self, parameters, boto_service_name, service_action_name)
+        action = self._get_boto_service_action(service_action_name)
+        members = {m.lower(): m for m in _sfn_shape(action, "input").members}
+        for key in list(parameters):
+            boto_key = members.get(key.lower())
+            if boto_key is not None and boto_key != key:
+                parameters[boto_key] = parameters.pop(key)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        action = self._get_boto_service_action(service_action_name)
+        # Shape-aware: Input and Output (JSON the workflow wrote) keep their own keys.
+        self._from_boto_response(response, _sfn_shape(action, "output"))
+
+    _normalise_parameters._imgflow_cased = True  # type: ignore[attr-defined]
+    _normalise_parameters.__wrapped__ = original_parameters  # type: ignore[attr-defined]
+    _normalise_response.__wrapped__ = StateTaskServiceSfn._normalise_response  # type: ignore[attr-defined]
+    StateTaskServiceSfn._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = _normalise_response  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 9. .sync tasks: how often the interpreter asks whether the child ended
+# ---------------------------------------------------------------------------
+
+#: Seconds between a .sync task's DescribeExecution polls (moto: 0.5).
+SYNC_POLL_SECONDS = 0.1
+
+
+def _patch_sync_poll_interval() -> None:
+    """Why: a ``.sync`` Task polls its child every 0.5 s, a floor under every image
+    of a backfill (2,500 images 4 at once: 2.5 minutes of waiting alone). AWS
+    learns of the end through an EventBridge rule, within about a second. 0.1 s:
+    each poll is a DescribeExecution through botocore, about 2 ms of CPU here,
+    and at 0.02 s the polls took 7% of a backfill's CPU.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback,
+    )
+
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS
+
+
+# ---------------------------------------------------------------------------
+# 10. Distributed Map ItemReader: every ListObjectsV2 page
+# ---------------------------------------------------------------------------
+
+#: Keys per ListObjectsV2 page the ItemReader asks for (None: S3's 1,000). Tests
+#: lower it to cross page boundaries with few objects.
+item_reader_page_size: int | None = None
+
+
+def _patch_item_reader_paging() -> None:
+    """Why: moto 5.2.5's ItemReader calls ListObjectsV2 once and reads
+    ``response["Contents"]``: a prefix of more than 1,000 objects loses all but
+    the first page, and an empty one raises KeyError. AWS's ItemReader lists
+    every page (ContinuationToken) and an empty listing is zero items. The
+    backfill lists the whole source bucket this way.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3 import (  # noqa: E501
+        ResourceEvalS3,
+    )
+
+    original = ResourceEvalS3._handle_list_objects_v2
+    if getattr(original, "_imgflow_paged", False):
+        return
+
+    def _handle_list_objects_v2(
+        env: Any, resource_runtime_part: Any, state_credentials: Any
+    ) -> None:
+        s3_client = ResourceEvalS3._get_s3_client(
+            resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+        )
+        parameters = dict(env.stack.pop())
+        if item_reader_page_size is not None:
+            parameters.setdefault("MaxKeys", item_reader_page_size)
+        contents: list[Any] = []
+        while True:
+            response = s3_client.list_objects_v2(**parameters)
+            contents.extend(response.get("Contents", []))
+            if not response.get("IsTruncated"):
+                break
+            parameters["ContinuationToken"] = response["NextContinuationToken"]
+        env.stack.append(contents)
+
+    _handle_list_objects_v2._imgflow_paged = True  # type: ignore[attr-defined]
+    _handle_list_objects_v2.__wrapped__ = original  # type: ignore[attr-defined]
+    ResourceEvalS3._handle_list_objects_v2 = staticmethod(_handle_list_objects_v2)  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 11. Distributed Map workers: a loop, not a recursion per item
+# ---------------------------------------------------------------------------
+
+
+def _patch_map_worker_loop() -> None:
+    """Why: moto 5.2.5's Distributed Map worker takes its next item by calling
+    itself (``_eval_pool`` recursing once per item), so a worker that processes
+    more than about 900 items dies with RecursionError: a backfill of 2,500
+    objects at MaxConcurrency 2 failed that way. The same steps, in a loop.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+
+    original = DistributedItemProcessorWorker._eval_pool
+    if getattr(original, "_imgflow_loop", False):
+        return
+
+    def _eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
+        while True:
+            if job is None:
+                self._env.delete_frame(worker_frame)
+                return
+            job_frame = worker_frame.open_inner_frame()
+            self._eval_job(env=job_frame, job=job)
+            worker_frame.delete_frame(job_frame)
+            if isinstance(job.job_output, Exception) or self.stopped():
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            next_job = self._job_pool.next_job()
+            if next_job is None:
+                # Close the frame before the job: the map awaits jobs, not workers.
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            self._job_pool.close_job(job)
+            job = next_job
+
+    _eval_pool._imgflow_loop = True  # type: ignore[attr-defined]
+    _eval_pool.__wrapped__ = original  # type: ignore[attr-defined]
+    DistributedItemProcessorWorker._eval_pool = _eval_pool  # type: ignore[method-assign]
