@@ -166,3 +166,46 @@ def test_imgflow_run_backfill_writes_what_imgflow_run_writes(repo, tmp_path):
     (parent,) = saved - children
     assert parent.startswith("backfill-") and children <= saved
     assert json.loads((out / "run.json").read_text())["backfill"] is True
+
+
+def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, monkeypatch, capsys):
+    import argparse
+
+    import boto3
+
+    from imgflow.commands import backfill as command
+
+    objects = {f"old/img{i}.jpg": tiny_jpeg(i) for i in range(6)}
+    with EmbeddedStack(repo / "template.yaml") as stack:
+        seed(stack, objects)
+        # What `sam deploy` leaves behind: a stack whose outputs name the backfill.
+        outputs = {
+            "BackfillStateMachineArn": stack.backfill_arn,
+            "SourceBucketName": stack.source_bucket,
+        }
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+        }
+        session = boto3.Session(region_name="us-east-1")
+        session.client("cloudformation").create_stack(
+            StackName="imgflow", TemplateBody=json.dumps(template)
+        )
+        monkeypatch.setattr(command, "POLL_SECONDS", 0.2)
+        args = argparse.Namespace(
+            stack_name="imgflow",
+            prefix="old/",
+            max_concurrency=3,
+            tolerated_failure_percentage=None,
+            dry_run=False,
+            wait=True,
+            mb_per_megapixel=None,
+            template=None,
+            region="us-east-1",
+            profile=None,
+        )
+        assert command.main(args, session) == 0, capsys.readouterr().err
+        assert set(results(stack)) == set(objects)
+    printed = capsys.readouterr().out
+    assert "SUCCEEDED" in printed and "backfill-results/" in printed
+    assert "'succeeded': 6" in printed, printed

@@ -16,6 +16,8 @@ from typing import Any
 
 from imgflow.commands.run import _positive
 
+POLL_SECONDS = 15.0  # --wait: seconds between DescribeExecution calls
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -83,7 +85,9 @@ def main(args: argparse.Namespace, boto_session: Any = None) -> int:
         print(f"  s3://{found.source_bucket}/{prefix}  settings {settings}")
         if not args.wait:
             return 0
-        ended = backfill.wait(sfn, arn, report=_report_progress(sfn, arn))
+        ended = backfill.wait(
+            sfn, arn, poll_seconds=POLL_SECONDS, report=_report_progress(sfn, arn)
+        )
     except (ValueError, LookupError, BotoCoreError, ClientError) as exc:
         print(f"imgflow backfill: {exc}", file=sys.stderr)
         return 2

@@ -347,6 +347,7 @@ def apply() -> None:
         _patch_sync_poll_interval()
         _patch_item_reader_paging()
         _patch_map_worker_loop()
+        _patch_map_run_reads()
         _applied = True
 
 
@@ -1077,3 +1078,48 @@ def _patch_map_worker_loop() -> None:
     _eval_pool._imgflow_loop = True  # type: ignore[attr-defined]
     _eval_pool.__wrapped__ = original  # type: ignore[attr-defined]
     DistributedItemProcessorWorker._eval_pool = _eval_pool  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 12. ListMapRuns / DescribeMapRun while executions start
+# ---------------------------------------------------------------------------
+
+
+def _env_of(execution: Any) -> Any:
+    worker = getattr(execution, "exec_worker", None)
+    return getattr(worker, "env", None)
+
+
+def _patch_map_run_reads() -> None:
+    """Why: moto 5.2.5 reads every execution's interpreter environment to answer
+    ListMapRuns and DescribeMapRun, and raises AttributeError for an execution
+    whose environment does not exist yet (just started) or any more: `imgflow
+    backfill --wait` asks right after StartExecution, where AWS answers an empty
+    list. Executions without an environment have no map runs.
+    """
+    from moto.stepfunctions.parser.models import ResourceNotFound, StepFunctionsParserBackend
+
+    original_list = StepFunctionsParserBackend.list_map_runs
+    if getattr(original_list, "_imgflow_guarded", False):
+        return
+    original_describe = StepFunctionsParserBackend.describe_map_run
+
+    def list_map_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+        env = _env_of(self.describe_execution(execution_arn=execution_arn))
+        if env is None:
+            return {"mapRuns": []}
+        return {"mapRuns": [r.list_item() for r in env.map_run_record_pool_manager.get_all()]}
+
+    def describe_map_run(self: Any, map_run_arn: str) -> dict[str, Any]:
+        for execution in self._get_executions():
+            env = _env_of(execution)
+            record = env.map_run_record_pool_manager.get(map_run_arn) if env else None
+            if record is not None:
+                return record.describe()
+        raise ResourceNotFound(f"Map Run {map_run_arn} does not exist")
+
+    list_map_runs._imgflow_guarded = True  # type: ignore[attr-defined]
+    list_map_runs.__wrapped__ = original_list  # type: ignore[attr-defined]
+    describe_map_run.__wrapped__ = original_describe  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.list_map_runs = list_map_runs  # type: ignore[method-assign]
+    StepFunctionsParserBackend.describe_map_run = describe_map_run  # type: ignore[method-assign]

@@ -21,6 +21,7 @@ import boto3
 import moto
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from imgflow.local import moto_patches
@@ -1097,3 +1098,13 @@ def test_one_map_worker_processes_more_items_than_the_recursion_limit(aws):
     desc = wait_for_execution(aws.sfn, arn, timeout=120)
     assert desc["status"] == "SUCCEEDED", desc
     assert json.loads(desc["output"]) == items
+
+
+def test_map_runs_can_be_listed_before_the_execution_has_begun(aws):
+    sm = aws.state_machine({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    arn = aws.sfn.start_execution(stateMachineArn=sm)["executionArn"]
+    assert aws.sfn.list_map_runs(executionArn=arn)["mapRuns"] == []  # at once, as AWS answers
+    wait_for_execution(aws.sfn, arn)
+    # An unknown map run is an error answer, not a crash of the mock.
+    with pytest.raises(ClientError, match="does not exist"):
+        aws.sfn.describe_map_run(mapRunArn=f"{sm.replace('stateMachine', 'mapRun')}/x:y")
