@@ -209,3 +209,29 @@ def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, mo
     printed = capsys.readouterr().out
     assert "SUCCEEDED" in printed and "backfill-results/" in printed
     assert "'succeeded': 6" in printed, printed
+
+
+def test_a_failed_backfill_reports_every_image_it_never_reached(repo, tmp_path, monkeypatch):
+    from imgflow.local.run import run
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(3):
+        (source / f"img{i}.jpg").write_bytes(tiny_jpeg(i))
+    original = EmbeddedStack.start_backfill
+
+    def start_with_bad_settings(self, settings=None, name=None):
+        # MaxConcurrencyPath naming no integer fails the backfill before any item.
+        return original(self, {"maxConcurrency": "many"}, name)
+
+    monkeypatch.setattr(EmbeddedStack, "start_backfill", start_with_bad_settings)
+    reports = run(
+        [source], tmp_path / "out", template=repo / "template.yaml", workers=1, backfill=True
+    )
+    assert [(r.key, r.status, r.outcome) for r in reports] == [
+        (f"img{i}.jpg", "FAILED", "error") for i in range(3)
+    ]
+    assert all(
+        r.error and "ended FAILED before this image's turn" in r.error.message for r in reports
+    )
+    assert all(r.execution and ":backfill-" in r.execution for r in reports)

@@ -363,10 +363,13 @@ class _Stream:
         """Seed every file as an object from before the stack, then follow one backfill
         execution (MaxConcurrency ``window``) and its child executions to the end."""
         keys = []
+        self.sizes: dict[str, int] = {}
         with self.stack.upload_events_paused():
             for upload in uploads:
-                self.stack.upload(upload.key, upload.path.read_bytes())
+                data = upload.path.read_bytes()
+                self.stack.upload(upload.key, data)
                 keys.append(upload.key)
+                self.sizes[upload.key] = len(data)
         name = time.strftime("backfill-%Y%m%dT%H%M%SZ", time.gmtime())
         parent = self.stack.start_backfill({"maxConcurrency": window}, name=name)
         waiting = set(keys)  # keys whose child execution has not been seen yet
@@ -389,10 +392,15 @@ class _Stream:
                 self._stop_stuck()
             else:
                 time.sleep(0.05)
-        # The map has listed and started everything: a key without an execution was
-        # not matched by the upload rule's patterns, as in a run.
+        ended = self.stack.describe(parent)
         for key in sorted(waiting):
-            self._unmatched += 1
+            if ended["status"] == "SUCCEEDED":
+                # The map listed and started everything: a key without an execution
+                # was not matched by the upload rule's patterns, as in a run.
+                self._unmatched += 1
+            else:
+                # The backfill itself failed before this key's turn: say so, by key.
+                self.reports[key] = _not_reached(key, ended, self.sizes.get(key))
             self._drop(key)
         self._save_parent(parent)
         if waiting and self.progress is not None:
@@ -472,6 +480,16 @@ def _not_matched(upload: Upload) -> ImageReport:
     return ImageReport(
         upload.key, "SUCCEEDED", Outcome.SKIPPED, size, None, None, None, NOT_MATCHED
     )
+
+
+def _not_reached(key: str, backfill: dict[str, Any], size: int | None) -> ImageReport:
+    """An image the backfill never started, because the backfill itself failed."""
+    error = ErrorInfo(
+        type=backfill.get("error") or f"Backfill{str(backfill['status']).title()}",
+        message=f"the backfill {backfill['name']} ended {backfill['status']} before this "
+        f"image's turn: {backfill.get('cause') or 'no cause given'}",
+    )
+    return ImageReport(key, "FAILED", Outcome.ERROR, size, None, error, backfill["executionArn"])
 
 
 def _report_from_dict(entry: dict[str, Any]) -> ImageReport:
