@@ -348,6 +348,7 @@ def apply() -> None:
         _patch_item_reader_paging()
         _patch_map_worker_loop()
         _patch_map_run_reads()
+        _patch_map_run_history()
         _applied = True
 
 
@@ -1123,3 +1124,35 @@ def _patch_map_run_reads() -> None:
     describe_map_run.__wrapped__ = original_describe  # type: ignore[attr-defined]
     StepFunctionsParserBackend.list_map_runs = list_map_runs  # type: ignore[method-assign]
     StepFunctionsParserBackend.describe_map_run = describe_map_run  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 13. A Distributed Map's items: no history kept that nothing reads
+# ---------------------------------------------------------------------------
+
+
+def _patch_map_run_history() -> None:
+    """Why: moto 5.2.5 records the events of every item of a Distributed Map (each
+    item's Choice, Task and its result: the child's whole description) in one
+    event list per map run, which no API returns and nothing frees until the
+    run ends: a local backfill's process grew by about 9 MB per 1,000 images.
+    On AWS each item is a child execution with its own history; imgflow saves
+    the image workflow's histories, which are separate executions. The map
+    run's events still get their ids; they are no longer kept.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as module,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    if getattr(module.EventManager, "_imgflow_unkept", False):
+        return
+
+    class MapRunEventManager(EventManager):
+        _imgflow_unkept = True
+
+        def _publish_history_event(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    MapRunEventManager.__wrapped__ = EventManager  # type: ignore[attr-defined]
+    module.EventManager = MapRunEventManager  # type: ignore[misc]

@@ -1108,3 +1108,21 @@ def test_map_runs_can_be_listed_before_the_execution_has_begun(aws):
     # An unknown map run is an error answer, not a crash of the mock.
     with pytest.raises(ClientError, match="does not exist"):
         aws.sfn.describe_map_run(mapRunArn=f"{sm.replace('stateMachine', 'mapRun')}/x:y")
+
+
+def test_a_map_runs_item_events_are_numbered_but_not_kept(aws):
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as module,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+
+    manager = module.EventManager()
+    context = EventHistoryContext.of_program_start()
+    ids = [manager.add_event(context=context, event_type="PassStateEntered") for _ in range(3)]
+    assert ids == [1, 2, 3] and manager.get_event_history() == []
+    # ...and a map run still works (its output is the items' results).
+    sm = aws.state_machine(_listing_map("nothing", {"P": {"Type": "Pass", "End": True}}, "P"))
+    aws.s3.create_bucket(Bucket="nothing")
+    aws.s3.put_object(Bucket="nothing", Key="k", Body=b"x")
+    desc = aws.run(sm)
+    assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"]) == [{"key": "k"}]
