@@ -349,6 +349,7 @@ def apply() -> None:
         _patch_map_worker_loop()
         _patch_map_run_reads()
         _patch_map_run_history()
+        _patch_status_of_starting_execution()
         _applied = True
 
 
@@ -1156,3 +1157,30 @@ def _patch_map_run_history() -> None:
 
     MapRunEventManager.__wrapped__ = EventManager  # type: ignore[attr-defined]
     module.EventManager = MapRunEventManager  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------
+# 14. ListExecutions while another thread starts one
+# ---------------------------------------------------------------------------
+
+
+def _patch_status_of_starting_execution() -> None:
+    """Why: moto 5.2.5's StartExecution appends the new execution to its state
+    machine's list, then sets its status; a ListExecutions in between (another
+    thread) fails with AttributeError on ``None.value``. A backfill starts its
+    children from the map's threads while the runner polls ListExecutions: a
+    local backfill of 1,000 images died this way after about 300. AWS reports an
+    execution it has accepted as RUNNING.
+    """
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original = Execution.status
+    if getattr(original.fget, "_imgflow_running", False):
+        return
+
+    def status(self: Any) -> str:
+        return "RUNNING" if self.exec_status is None else self.exec_status.value
+
+    status._imgflow_running = True  # type: ignore[attr-defined]
+    status.__wrapped__ = original.fget  # type: ignore[attr-defined]
+    Execution.status = property(status)  # type: ignore[method-assign,assignment]

@@ -1126,3 +1126,14 @@ def test_a_map_runs_item_events_are_numbered_but_not_kept(aws):
     aws.s3.put_object(Bucket="nothing", Key="k", Body=b"x")
     desc = aws.run(sm)
     assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"]) == [{"key": "k"}]
+
+
+def test_an_execution_being_started_is_listed_as_running():
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    moto_patches.apply()
+    starting = Execution.__new__(Execution)  # appended, not yet started: no status
+    starting.exec_status = None
+    assert starting.status == "RUNNING"
+    with pytest.raises(AttributeError):
+        Execution.status.fget.__wrapped__(starting)  # what moto itself does
