@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each name is a module in imgflow.commands with register(subparsers).
-COMMANDS = ["run", "invoke", "graph", "replay", "score"]
+COMMANDS = ["run", "backfill", "invoke", "graph", "replay", "score"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ data classes decode both the same way); the contract's keys are raw.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -23,7 +24,7 @@ def source_from_event(event: Any) -> ObjectRef:
     if isinstance(event.get("validated"), dict) and "source" in event["validated"]:
         return ObjectRef.from_dict(event["validated"]["source"])
     if isinstance(event.get("source"), dict):
-        return ObjectRef.from_dict(event["source"])
+        return _from_contract(event["source"])
     if event.get("detail-type") == "Object Created" and isinstance(event.get("detail"), dict):
         return _from_eventbridge(event["detail"])
     records = event.get("Records")
@@ -33,6 +34,15 @@ def source_from_event(event: Any) -> ObjectRef:
         "event is neither an EventBridge 'Object Created' event, an S3 notification "
         "with Records, nor an imgflow payload with 'source'"
     )
+
+
+def _from_contract(source: dict[str, Any]) -> ObjectRef:
+    """The contract's own shape, as the backfill builds it from a ListObjectsV2 item:
+    a raw key, and the listing's ETag, which S3 quotes ("\"abc\"")."""
+    ref = ObjectRef.from_dict(source)
+    if ref.etag and ref.etag.startswith('"'):
+        return dataclasses.replace(ref, etag=ref.etag.strip('"'))
+    return ref
 
 
 def _from_eventbridge(detail: dict[str, Any]) -> ObjectRef:

@@ -74,3 +74,11 @@ def test_state_data_prefers_the_validated_source():
 def test_events_that_name_no_object_are_rejected_clearly(event):
     with pytest.raises(InvalidEventError):
         source_from_event(event)
+
+
+def test_a_listed_etag_loses_its_quotes_and_the_key_stays_raw():
+    # What the backfill passes: a ListObjectsV2 item (raw key, quoted ETag).
+    ref = source_from_event(
+        {"source": {"bucket": "b", "key": "a b+c(1)/ü.jpg", "etag": '"abc"', "size": 3}}
+    )
+    assert (ref.key, ref.etag, ref.size) == ("a b+c(1)/ü.jpg", "abc", 3)

@@ -85,6 +85,12 @@ def register(commands: Any) -> None:
         metavar="F",
         help="cost estimate: arm64 duration = x86_64 duration x F (default 1, not measured)",
     )
+    run.add_argument(
+        "--backfill",
+        action="store_true",
+        help="the files are objects from before the stack (no upload events): "
+        "the backfill state machine processes them",
+    )
     add_parameter_options(run)
     run.set_defaults(handler=main)
 
@@ -133,6 +139,7 @@ def main(args: argparse.Namespace) -> int:
             cost_assumptions=cost.Assumptions(
                 duration_factor=args.duration_factor, arm_factor=args.arm_factor
             ),
+            backfill=args.backfill,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"imgflow run: {exc}", file=sys.stderr)

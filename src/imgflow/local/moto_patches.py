@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import itertools
 import json
 import logging
@@ -343,6 +344,13 @@ def apply() -> None:
         _patch_thread_safe_asl_parsing()
         _patch_untracked_models()
         _patch_execution_end_order()
+        _patch_sfn_integration_casing()
+        _patch_sync_poll_interval()
+        _patch_item_reader_paging()
+        _patch_map_worker_loop()
+        _patch_map_run_reads()
+        _patch_map_run_history()
+        _patch_status_of_starting_execution()
         _applied = True
 
 
@@ -934,3 +942,286 @@ def _patch_thread_safe_asl_parsing() -> None:
     parse._imgflow_serialised = True  # type: ignore[attr-defined]
     parse.__wrapped__ = original  # type: ignore[attr-defined]
     AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 8. Step Functions -> Step Functions (startExecution.sync:2): parameter and result casing
+# ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _sfn_shape(operation: str, direction: str) -> Any:
+    """botocore's input or output shape of a Step Functions operation ("start_execution")."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    name = "".join(part.title() for part in operation.split("_"))
+    shape = model.operation_model(name)
+    return shape.input_shape if direction == "input" else shape.output_shape
+
+
+def _patch_sfn_integration_casing() -> None:
+    """Why: moto 5.2.5 left ``_normalise_parameters`` and ``_normalise_response`` of
+    its service integrations as no-ops (LocalStack, whence the interpreter came,
+    maps them through botocore's shapes). A ``states:startExecution`` Task then
+    hands boto3 ``StateMachineArn`` (botocore wants ``stateMachineArn``: the task
+    fails ``States.Runtime`` with ``'StateMachineArn'``), and its result keeps
+    boto3's ``executionArn`` where AWS answers ``ExecutionArn`` (which the
+    ``.sync`` resolver itself reads). The backfill starts every image's
+    execution this way. Only the Step Functions integration is patched.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
+        StateTaskServiceSfn,
+    )
+
+    if getattr(StateTaskServiceSfn._normalise_parameters, "_imgflow_cased", False):
+        return
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original_parameters(self, parameters, boto_service_name, service_action_name)
+        action = self._get_boto_service_action(service_action_name)
+        members = {m.lower(): m for m in _sfn_shape(action, "input").members}
+        for key in list(parameters):
+            boto_key = members.get(key.lower())
+            if boto_key is not None and boto_key != key:
+                parameters[boto_key] = parameters.pop(key)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        action = self._get_boto_service_action(service_action_name)
+        # Shape-aware: Input and Output (JSON the workflow wrote) keep their own keys.
+        self._from_boto_response(response, _sfn_shape(action, "output"))
+
+    _normalise_parameters._imgflow_cased = True  # type: ignore[attr-defined]
+    _normalise_parameters.__wrapped__ = original_parameters  # type: ignore[attr-defined]
+    _normalise_response.__wrapped__ = StateTaskServiceSfn._normalise_response  # type: ignore[attr-defined]
+    StateTaskServiceSfn._normalise_parameters = _normalise_parameters  # type: ignore[method-assign]
+    StateTaskServiceSfn._normalise_response = _normalise_response  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 9. .sync tasks: how often the interpreter asks whether the child ended
+# ---------------------------------------------------------------------------
+
+#: Seconds between a .sync task's DescribeExecution polls (moto: 0.5).
+SYNC_POLL_SECONDS = 0.1
+
+
+def _patch_sync_poll_interval() -> None:
+    """Why: a ``.sync`` Task polls its child every 0.5 s, a floor under every image
+    of a backfill (2,500 images 4 at once: 2.5 minutes of waiting alone). AWS
+    learns of the end through an EventBridge rule, within about a second. 0.1 s:
+    each poll is a DescribeExecution through botocore, about 2 ms of CPU here,
+    and at 0.02 s the polls took 7% of a backfill's CPU.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback,
+    )
+
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS
+
+
+# ---------------------------------------------------------------------------
+# 10. Distributed Map ItemReader: every ListObjectsV2 page
+# ---------------------------------------------------------------------------
+
+#: Keys per ListObjectsV2 page the ItemReader asks for (None: S3's 1,000). Tests
+#: lower it to cross page boundaries with few objects.
+item_reader_page_size: int | None = None
+
+
+def _patch_item_reader_paging() -> None:
+    """Why: moto 5.2.5's ItemReader calls ListObjectsV2 once and reads
+    ``response["Contents"]``: a prefix of more than 1,000 objects loses all but
+    the first page, and an empty one raises KeyError. AWS's ItemReader lists
+    every page (ContinuationToken) and an empty listing is zero items. The
+    backfill lists the whole source bucket this way.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3 import (  # noqa: E501
+        ResourceEvalS3,
+    )
+
+    original = ResourceEvalS3._handle_list_objects_v2
+    if getattr(original, "_imgflow_paged", False):
+        return
+
+    def _handle_list_objects_v2(
+        env: Any, resource_runtime_part: Any, state_credentials: Any
+    ) -> None:
+        s3_client = ResourceEvalS3._get_s3_client(
+            resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+        )
+        parameters = dict(env.stack.pop())
+        if item_reader_page_size is not None:
+            parameters.setdefault("MaxKeys", item_reader_page_size)
+        contents: list[Any] = []
+        while True:
+            response = s3_client.list_objects_v2(**parameters)
+            contents.extend(response.get("Contents", []))
+            if not response.get("IsTruncated"):
+                break
+            parameters["ContinuationToken"] = response["NextContinuationToken"]
+        env.stack.append(contents)
+
+    _handle_list_objects_v2._imgflow_paged = True  # type: ignore[attr-defined]
+    _handle_list_objects_v2.__wrapped__ = original  # type: ignore[attr-defined]
+    ResourceEvalS3._handle_list_objects_v2 = staticmethod(_handle_list_objects_v2)  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 11. Distributed Map workers: a loop, not a recursion per item
+# ---------------------------------------------------------------------------
+
+
+def _patch_map_worker_loop() -> None:
+    """Why: moto 5.2.5's Distributed Map worker takes its next item by calling
+    itself (``_eval_pool`` recursing once per item), so a worker that processes
+    more than about 900 items dies with RecursionError: a backfill of 2,500
+    objects at MaxConcurrency 2 failed that way. The same steps, in a loop.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+
+    original = DistributedItemProcessorWorker._eval_pool
+    if getattr(original, "_imgflow_loop", False):
+        return
+
+    def _eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
+        while True:
+            if job is None:
+                self._env.delete_frame(worker_frame)
+                return
+            job_frame = worker_frame.open_inner_frame()
+            self._eval_job(env=job_frame, job=job)
+            worker_frame.delete_frame(job_frame)
+            if isinstance(job.job_output, Exception) or self.stopped():
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            next_job = self._job_pool.next_job()
+            if next_job is None:
+                # Close the frame before the job: the map awaits jobs, not workers.
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            self._job_pool.close_job(job)
+            job = next_job
+
+    _eval_pool._imgflow_loop = True  # type: ignore[attr-defined]
+    _eval_pool.__wrapped__ = original  # type: ignore[attr-defined]
+    DistributedItemProcessorWorker._eval_pool = _eval_pool  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 12. ListMapRuns / DescribeMapRun while executions start
+# ---------------------------------------------------------------------------
+
+
+def _env_of(execution: Any) -> Any:
+    worker = getattr(execution, "exec_worker", None)
+    return getattr(worker, "env", None)
+
+
+def _patch_map_run_reads() -> None:
+    """Why: moto 5.2.5 reads every execution's interpreter environment to answer
+    ListMapRuns and DescribeMapRun, and raises AttributeError for an execution
+    whose environment does not exist yet (just started) or any more: `imgflow
+    backfill --wait` asks right after StartExecution, where AWS answers an empty
+    list. Executions without an environment have no map runs.
+    """
+    from moto.stepfunctions.parser.models import ResourceNotFound, StepFunctionsParserBackend
+
+    original_list = StepFunctionsParserBackend.list_map_runs
+    if getattr(original_list, "_imgflow_guarded", False):
+        return
+    original_describe = StepFunctionsParserBackend.describe_map_run
+
+    def list_map_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+        env = _env_of(self.describe_execution(execution_arn=execution_arn))
+        if env is None:
+            return {"mapRuns": []}
+        return {"mapRuns": [r.list_item() for r in env.map_run_record_pool_manager.get_all()]}
+
+    def describe_map_run(self: Any, map_run_arn: str) -> dict[str, Any]:
+        for execution in self._get_executions():
+            env = _env_of(execution)
+            record = env.map_run_record_pool_manager.get(map_run_arn) if env else None
+            if record is not None:
+                return record.describe()
+        raise ResourceNotFound(f"Map Run {map_run_arn} does not exist")
+
+    list_map_runs._imgflow_guarded = True  # type: ignore[attr-defined]
+    list_map_runs.__wrapped__ = original_list  # type: ignore[attr-defined]
+    describe_map_run.__wrapped__ = original_describe  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.list_map_runs = list_map_runs  # type: ignore[method-assign]
+    StepFunctionsParserBackend.describe_map_run = describe_map_run  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------
+# 13. A Distributed Map's items: no history kept that nothing reads
+# ---------------------------------------------------------------------------
+
+
+def _patch_map_run_history() -> None:
+    """Why: moto 5.2.5 records the events of every item of a Distributed Map (each
+    item's Choice, Task and its result: the child's whole description) in one
+    event list per map run, which no API returns and nothing frees until the
+    run ends: a local backfill's process grew by about 9 MB per 1,000 images.
+    On AWS each item is a child execution with its own history; imgflow saves
+    the image workflow's histories, which are separate executions. The map
+    run's events still get their ids; they are no longer kept.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as module,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    if getattr(module.EventManager, "_imgflow_unkept", False):
+        return
+
+    class MapRunEventManager(EventManager):
+        _imgflow_unkept = True
+
+        def _publish_history_event(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    MapRunEventManager.__wrapped__ = EventManager  # type: ignore[attr-defined]
+    module.EventManager = MapRunEventManager  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------
+# 14. ListExecutions while another thread starts one
+# ---------------------------------------------------------------------------
+
+
+def _patch_status_of_starting_execution() -> None:
+    """Why: moto 5.2.5's StartExecution appends the new execution to its state
+    machine's list, then sets its status; a ListExecutions in between (another
+    thread) fails with AttributeError on ``None.value``. A backfill starts its
+    children from the map's threads while the runner polls ListExecutions: a
+    local backfill of 1,000 images died this way after about 300. AWS reports an
+    execution it has accepted as RUNNING.
+    """
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original = Execution.status
+    if getattr(original.fget, "_imgflow_running", False):
+        return
+
+    def status(self: Any) -> str:
+        return "RUNNING" if self.exec_status is None else self.exec_status.value
+
+    status._imgflow_running = True  # type: ignore[attr-defined]
+    status.__wrapped__ = original.fget  # type: ignore[attr-defined]
+    Execution.status = property(status)  # type: ignore[method-assign,assignment]

@@ -99,6 +99,7 @@ def run(
     workers: int | None = None,
     window: int | None = None,
     cost_assumptions: cost.Assumptions | None = None,
+    backfill: bool = False,
 ) -> list[ImageReport]:
     """Upload every file, run the workflow, write results, report.json and report.html.
 
@@ -106,6 +107,9 @@ def run(
     default: the number of cores); at most ``window`` images (default: twice
     that) are in the workflow at once. ``cost_assumptions`` are the factors of
     the AWS cost estimate written to cost.json (default: imgflow.ops.cost's).
+    ``backfill``: the files are in the source bucket before the stack (no
+    upload events), and the backfill state machine processes them, ``window``
+    at once (its MaxConcurrency).
     """
     uploads = collect(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +117,10 @@ def run(
     logs = out_dir / LOGS
     with EmbeddedStack(template, parameters, workers=workers, log_dir=logs) as stack:
         stream = _Stream(stack, out_dir, progress, len(uploads))
-        stream.run(uploads, window or 2 * workers)
+        if backfill:
+            stream.backfill(uploads, window or 2 * workers)
+        else:
+            stream.run(uploads, window or 2 * workers)
         usage = stack.usage
     reports = [stream.reports.get(u.key) or _not_matched(u) for u in uploads]
     manifest = {
@@ -121,6 +128,7 @@ def run(
         "parameters": dict(parameters or {}),
         "resolved_parameters": dict(stack.spec.parameters),
         "inputs": {u.key: str(u.path.resolve()) for u in uploads},
+        "backfill": backfill,
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     estimate = cost.estimate_run(
@@ -351,6 +359,62 @@ class _Stream:
             else:
                 time.sleep(0.05)
 
+    def backfill(self, uploads: Iterable[Upload], window: int) -> None:
+        """Seed every file as an object from before the stack, then follow one backfill
+        execution (MaxConcurrency ``window``) and its child executions to the end."""
+        keys = []
+        self.sizes: dict[str, int] = {}
+        with self.stack.upload_events_paused():
+            for upload in uploads:
+                data = upload.path.read_bytes()
+                self.stack.upload(upload.key, data)
+                keys.append(upload.key)
+                self.sizes[upload.key] = len(data)
+        name = time.strftime("backfill-%Y%m%dT%H%M%SZ", time.gmtime())
+        parent = self.stack.start_backfill({"maxConcurrency": window}, name=name)
+        waiting = set(keys)  # keys whose child execution has not been seen yet
+        changed = time.monotonic()
+        while True:
+            parent_ended = self.stack.describe(parent)["status"] in _TERMINAL
+            if self._poll():
+                changed = time.monotonic()
+            waiting -= self._open.keys() | self.reports.keys()
+            closed = [key for key, arns in self._open.items() if arns and self._done(arns)]
+            for key in closed:
+                self._close(key)
+            if parent_ended and not self._open:
+                break
+            if closed:
+                changed = time.monotonic()
+                if self.progress is not None:
+                    self.progress(len(self.reports) + self._unmatched, self.images)
+            elif time.monotonic() - changed > self.limit:
+                self._stop_stuck()
+            else:
+                time.sleep(0.05)
+        ended = self.stack.describe(parent)
+        for key in sorted(waiting):
+            if ended["status"] == "SUCCEEDED":
+                # The map listed and started everything: a key without an execution
+                # was not matched by the upload rule's patterns, as in a run.
+                self._unmatched += 1
+            else:
+                # The backfill itself failed before this key's turn: say so, by key.
+                self.reports[key] = _not_reached(key, ended, self.sizes.get(key))
+            self._drop(key)
+        self._save_parent(parent)
+        if waiting and self.progress is not None:
+            self.progress(len(self.reports) + self._unmatched, self.images)
+
+    def _save_parent(self, arn: str) -> None:
+        """The backfill execution's own history, beside its children's."""
+        description = self.stack.describe(arn)
+        events = self.stack.history(arn)
+        # Not in self.counts: those are the image workflow's (docs/backfill.md
+        # counts what the map itself is billed).
+        definition = json.loads(self.stack.spec.backfill.definition)
+        history.save(self.out_dir, history.SavedExecution(description, definition, events))
+
     def _poll(self) -> bool:
         """Learn new executions and ended ones; True if anything changed."""
         changed = False
@@ -416,6 +480,16 @@ def _not_matched(upload: Upload) -> ImageReport:
     return ImageReport(
         upload.key, "SUCCEEDED", Outcome.SKIPPED, size, None, None, None, NOT_MATCHED
     )
+
+
+def _not_reached(key: str, backfill: dict[str, Any], size: int | None) -> ImageReport:
+    """An image the backfill never started, because the backfill itself failed."""
+    error = ErrorInfo(
+        type=backfill.get("error") or f"Backfill{str(backfill['status']).title()}",
+        message=f"the backfill {backfill['name']} ended {backfill['status']} before this "
+        f"image's turn: {backfill.get('cause') or 'no cause given'}",
+    )
+    return ImageReport(key, "FAILED", Outcome.ERROR, size, None, error, backfill["executionArn"])
 
 
 def _report_from_dict(entry: dict[str, Any]) -> ImageReport:

@@ -22,6 +22,7 @@ Differences from AWS are listed in docs/local-runtime.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import io
@@ -33,7 +34,7 @@ import time
 import uuid
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -230,16 +231,19 @@ class EmbeddedStack:
         self._subscribe_inbox()
         for function in spec.functions.values():
             self._create_function(function, role_arn)
-        machine = spec.state_machine
-        self.sfn.create_state_machine(
-            name=machine.name, definition=machine.definition, roleArn=role_arn, type=machine.type
-        )
-        for rule in machine.rules:
-            self.events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern))
-            self.events.put_targets(
-                Rule=rule.name,
-                Targets=[{"Id": "workflow", "Arn": machine.arn, "RoleArn": role_arn}],
+        for machine in spec.state_machines.values():
+            self.sfn.create_state_machine(
+                name=machine.name,
+                definition=machine.definition,
+                roleArn=role_arn,
+                type=machine.type,
             )
+            for rule in machine.rules:
+                self.events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern))
+                self.events.put_targets(
+                    Rule=rule.name,
+                    Targets=[{"Id": "workflow", "Arn": machine.arn, "RoleArn": role_arn}],
+                )
         for resource in spec.custom_resources.values():
             answer = self._custom_resource_request("Create", resource)
             if answer["Status"] != "SUCCESS":
@@ -416,6 +420,38 @@ class EmbeddedStack:
     @property
     def state_machine_arn(self) -> str:
         return self.spec.state_machine.arn
+
+    @property
+    def backfill_arn(self) -> str:
+        return self.spec.backfill.arn
+
+    @contextlib.contextmanager
+    def upload_events_paused(self) -> Iterator[None]:
+        """Objects written inside are there as if from before the stack: no upload
+        events. The source bucket's notification configuration is restored after."""
+        bucket = self.source_bucket
+        config = self.s3.get_bucket_notification_configuration(Bucket=bucket)
+        config.pop("ResponseMetadata", None)
+        self.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+        try:
+            yield
+        finally:
+            self.s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=config
+            )
+
+    def start_backfill(
+        self, settings: dict[str, Any] | None = None, name: str | None = None
+    ) -> str:
+        """Start the backfill state machine with these settings ({"prefix",
+        "maxConcurrency", "toleratedFailurePercentage"}, all optional); its ARN."""
+        args: dict[str, Any] = {
+            "stateMachineArn": self.backfill_arn,
+            "input": json.dumps(settings or {}),
+        }
+        if name:
+            args["name"] = name
+        return self.sfn.start_execution(**args)["executionArn"]
 
     def upload(self, key: str, data: bytes, content_type: str | None = None) -> dict[str, Any]:
         """Put an object in the source bucket, as a user would (this starts the workflow)."""

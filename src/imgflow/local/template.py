@@ -20,6 +20,8 @@ import yaml
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 NO_VALUE = object()
+IMAGE_WORKFLOW = "ImageWorkflow"  # logical ids of the template's two state machines
+BACKFILL_WORKFLOW = "BackfillWorkflow"
 
 
 class TemplateError(Exception):
@@ -92,8 +94,18 @@ class StackSpec:
 
     @property
     def state_machine(self) -> StateMachineSpec:
+        """The image workflow: what an upload starts, and what every image runs."""
+        if IMAGE_WORKFLOW in self.state_machines:
+            return self.state_machines[IMAGE_WORKFLOW]
         (machine,) = self.state_machines.values()
         return machine
+
+    @property
+    def backfill(self) -> StateMachineSpec:
+        """The backfill: a Distributed Map over the source bucket's existing objects."""
+        if BACKFILL_WORKFLOW not in self.state_machines:
+            raise TemplateError(f"the template declares no {BACKFILL_WORKFLOW} state machine")
+        return self.state_machines[BACKFILL_WORKFLOW]
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -177,8 +189,9 @@ class _Resolver:
         self.conditions: dict[str, bool] = {}
         for name in template.get("Conditions", {}):
             self._condition(name)
+        self.names: dict[str, str] = {}
         self.names = {
-            logical: self._physical_name(logical, spec["Type"])
+            logical: self._physical_name(logical, spec)
             for logical, spec in self.resources.items()
             if self._enabled(spec)
         }
@@ -210,7 +223,12 @@ class _Resolver:
         condition = spec.get("Condition")
         return condition is None or self._condition(condition)
 
-    def _physical_name(self, logical: str, kind: str) -> str:
+    def _physical_name(self, logical: str, spec: dict[str, Any]) -> str:
+        kind = spec["Type"]
+        given = spec.get("Properties", {}).get("Name")
+        if kind == "AWS::Serverless::StateMachine" and given is not None:
+            # A name the template sets (from pseudo parameters and parameters only).
+            return str(self.resolve(given))
         if kind == "AWS::S3::Bucket":
             return f"{self.stack_name}-{logical}".lower()
         return f"{self.stack_name}-{logical}"

@@ -21,6 +21,7 @@ import boto3
 import moto
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from imgflow.local import moto_patches
@@ -1016,3 +1017,173 @@ def test_unpatched_moto_sets_the_status_before_the_output():
     execution = _Recorder(ProgramEnded(), "{}")
     original(BaseExecutionWorkerCommunication(execution))
     assert execution.order.index("exec_status") < execution.order.index("output")
+
+
+# --------------------------------------------------------------------------- 8-10. backfill
+
+
+def _listing_map(bucket: str, processor_states: dict[str, Any], start_at: str) -> dict[str, Any]:
+    """A Distributed Map over a bucket listing, as statemachine/backfill.asl.json has it."""
+    return {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:listObjectsV2",
+                    "Parameters": {"Bucket": bucket},
+                },
+                "ItemSelector": {"key.$": "$$.Map.Item.Value.Key"},
+                "MaxConcurrency": 4,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": start_at,
+                    "States": processor_states,
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+def test_item_reader_lists_every_page_of_the_prefix(aws, monkeypatch):
+    monkeypatch.setattr(moto_patches, "item_reader_page_size", 3)
+    aws.s3.create_bucket(Bucket="listed")
+    keys = [f"k{i:02d}" for i in range(10)]  # 4 pages of 3
+    for key in keys:
+        aws.s3.put_object(Bucket="listed", Key=key, Body=b"x")
+    sm = aws.state_machine(_listing_map("listed", {"P": {"Type": "Pass", "End": True}}, "P"))
+    desc = aws.run(sm)
+    assert desc["status"] == "SUCCEEDED", desc
+    assert sorted(item["key"] for item in json.loads(desc["output"])) == keys
+
+
+def test_item_reader_on_an_empty_listing_has_no_items(aws):
+    aws.s3.create_bucket(Bucket="empty")
+    sm = aws.state_machine(_listing_map("empty", {"P": {"Type": "Pass", "End": True}}, "P"))
+    desc = aws.run(sm)
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"]) == []
+
+
+def test_the_reason_for_the_paging_patch_still_holds(aws):
+    # Unpatched, one page only (and KeyError on none): if moto pages, the patch can go.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3 import (  # noqa: E501
+        ResourceEvalS3,
+    )
+
+    moto_patches.apply()
+    original = ResourceEvalS3._handle_list_objects_v2.__wrapped__
+    source = __import__("inspect").getsource(original)
+    assert "ContinuationToken" not in source and 'response["Contents"]' in source
+
+
+def test_start_execution_sync2_task_runs_the_child_and_returns_its_description(aws):
+    child = aws.state_machine(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"done": 1}, "End": True}}}
+    )
+    parent = aws.state_machine(
+        {
+            "StartAt": "Child",
+            "States": {
+                "Child": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                    "Parameters": {
+                        "StateMachineArn": child,
+                        "Input": {"source.$": "$.source"},
+                    },
+                    "ResultSelector": {
+                        "execution.$": "$.ExecutionArn",
+                        "status.$": "$.Status",
+                        "output.$": "$.Output",
+                    },
+                    "End": True,
+                }
+            },
+        }
+    )
+    desc = aws.run(parent, {"source": {"key": "a b.jpg"}})
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output["status"] == "SUCCEEDED" and output["output"] == {"done": 1}
+    (started,) = aws.executions(child)
+    assert output["execution"] == started["executionArn"]
+    child_input = aws.sfn.describe_execution(executionArn=started["executionArn"])["input"]
+    assert json.loads(child_input) == {"source": {"key": "a b.jpg"}}
+
+
+def test_sync_tasks_poll_faster_than_moto_default():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback,
+    )
+
+    moto_patches.apply()
+    assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == (
+        moto_patches.SYNC_POLL_SECONDS
+    )
+    assert moto_patches.SYNC_POLL_SECONDS < 0.5
+
+
+def test_one_map_worker_processes_more_items_than_the_recursion_limit(aws):
+    items = list(range(1500))  # one worker, 1,500 items: a recursion per item would die
+    sm = aws.state_machine(
+        {
+            "StartAt": "Map",
+            "States": {
+                "Map": {
+                    "Type": "Map",
+                    "MaxConcurrency": 1,
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "P",
+                        "States": {"P": {"Type": "Pass", "End": True}},
+                    },
+                    "End": True,
+                }
+            },
+        }
+    )
+    arn = aws.sfn.start_execution(stateMachineArn=sm, input=json.dumps(items))["executionArn"]
+    desc = wait_for_execution(aws.sfn, arn, timeout=120)
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"]) == items
+
+
+def test_map_runs_can_be_listed_before_the_execution_has_begun(aws):
+    sm = aws.state_machine({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    arn = aws.sfn.start_execution(stateMachineArn=sm)["executionArn"]
+    assert aws.sfn.list_map_runs(executionArn=arn)["mapRuns"] == []  # at once, as AWS answers
+    wait_for_execution(aws.sfn, arn)
+    # An unknown map run is an error answer, not a crash of the mock.
+    with pytest.raises(ClientError, match="does not exist"):
+        aws.sfn.describe_map_run(mapRunArn=f"{sm.replace('stateMachine', 'mapRun')}/x:y")
+
+
+def test_a_map_runs_item_events_are_numbered_but_not_kept(aws):
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as module,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+
+    manager = module.EventManager()
+    context = EventHistoryContext.of_program_start()
+    ids = [manager.add_event(context=context, event_type="PassStateEntered") for _ in range(3)]
+    assert ids == [1, 2, 3] and manager.get_event_history() == []
+    # ...and a map run still works (its output is the items' results).
+    sm = aws.state_machine(_listing_map("nothing", {"P": {"Type": "Pass", "End": True}}, "P"))
+    aws.s3.create_bucket(Bucket="nothing")
+    aws.s3.put_object(Bucket="nothing", Key="k", Body=b"x")
+    desc = aws.run(sm)
+    assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"]) == [{"key": "k"}]
+
+
+def test_an_execution_being_started_is_listed_as_running():
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    moto_patches.apply()
+    starting = Execution.__new__(Execution)  # appended, not yet started: no status
+    starting.exec_status = None
+    assert starting.status == "RUNNING"
+    with pytest.raises(AttributeError):
+        Execution.status.fget.__wrapped__(starting)  # what moto itself does

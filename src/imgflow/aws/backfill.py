@@ -1,0 +1,113 @@
+"""The backfill on AWS, through boto3: find it in the stack, list what it would process,
+start it, follow it.
+
+The filter a listing is counted with is the deployed backfill definition's own
+(imgflow.ops.backfill), so a dry run counts what the Distributed Map would run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from imgflow.ops.backfill import KeyFilter, Listing, key_patterns, listed_prefix
+
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A deployed stack's backfill state machine and what it reads."""
+
+    state_machine_arn: str
+    source_bucket: str
+    definition: dict[str, Any]
+    parameters: dict[str, str]  # the stack's template parameters
+
+    @property
+    def default_prefix(self) -> str:
+        return listed_prefix(self.definition)
+
+    @property
+    def matches(self) -> KeyFilter:
+        return KeyFilter(key_patterns(self.definition))
+
+
+def session(region: str | None = None, profile: str | None = None) -> Any:
+    import boto3
+
+    return boto3.Session(profile_name=profile, region_name=region)
+
+
+def find(boto_session: Any, stack_name: str) -> Backfill:
+    """The backfill of a deployed imgflow stack (its outputs and its live definition)."""
+    cloudformation = boto_session.client("cloudformation")
+    (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if "BackfillStateMachineArn" not in outputs:
+        raise LookupError(
+            f"stack {stack_name} has no BackfillStateMachineArn output: "
+            "deploy this version of template.yaml first"
+        )
+    arn = outputs["BackfillStateMachineArn"]
+    described = boto_session.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+    return Backfill(
+        state_machine_arn=arn,
+        source_bucket=outputs["SourceBucketName"],
+        definition=json.loads(described["definition"]),
+        parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+    )
+
+
+def list_objects(
+    s3: Any, bucket: str, prefix: str, matches: KeyFilter, page_size: int | None = None
+) -> Listing:
+    """Every object under ``prefix``, counted, as the ItemReader lists them (all pages)."""
+    listing = Listing()
+    config = {"PageSize": page_size} if page_size else {}
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig=config
+    )
+    for page in pages:
+        listing.pages += 1
+        for item in page.get("Contents", []):
+            listing.add(item["Key"], int(item["Size"]), matches)
+    return listing
+
+
+def start(sfn: Any, state_machine_arn: str, settings: dict[str, Any], name: str) -> str:
+    """Start a backfill with these settings ({"prefix", "maxConcurrency", ...}); its ARN."""
+    started = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(settings)
+    )
+    return started["executionArn"]
+
+
+def wait(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    poll_seconds: float = 15.0,
+    report: Callable[[dict[str, Any]], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll until the backfill ends; ``report`` gets each description. Its last one."""
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        if report is not None:
+            report(description)
+        if description["status"] in _TERMINAL:
+            return description
+        sleep(poll_seconds)
+
+
+def map_run_counts(sfn: Any, execution_arn: str) -> dict[str, int] | None:
+    """The item counts of the backfill's map run (succeeded, failed, ...), once it has one."""
+    runs = sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+    if not runs:
+        return None
+    described = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+    return {k: int(v) for k, v in described.get("itemCounts", {}).items()}

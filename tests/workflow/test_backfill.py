@@ -1,0 +1,237 @@
+"""The backfill state machine on the embedded runtime: objects that were in the source
+bucket before the stack, listed by a Distributed Map (several ListObjectsV2 pages)
+and run through the image workflow, one child execution each.
+
+The objects are seeded with the bucket's upload events paused, so only the
+backfill starts executions. Handlers run in this process (``workers=None``):
+what is tested here is the orchestration, which is the same either way.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from imgflow.contract import META_SOURCE_ETAG
+from imgflow.local import moto_patches
+from imgflow.local.runtime import EmbeddedStack
+from imgflow.trigger import source_from_event
+
+OBJECTS = 1050  # more than S3's 1,000 keys per ListObjectsV2 page
+PAGE = 250  # and with the reader's page lowered, five pages
+CONCURRENCY = 8
+
+
+def tiny_jpeg(i: int) -> bytes:
+    image = Image.new("RGB", (24, 16), ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256))
+    image.putpixel((i % 24, i % 16), (0, 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=70 + i % 26)
+    return buffer.getvalue()
+
+
+def seed(stack: EmbeddedStack, objects: dict[str, bytes]) -> None:
+    with stack.upload_events_paused():
+        for key, data in objects.items():
+            stack.upload(key, data)
+    assert stack.executions() == [], "seeding must not start executions"
+
+
+def backfill(stack: EmbeddedStack, timeout: float = 1800) -> dict[str, Any]:
+    before = {e["executionArn"] for e in stack.executions()}
+    arn = stack.start_backfill({"maxConcurrency": CONCURRENCY})
+    parent = moto_patches.wait_for_execution(stack.sfn, arn, timeout=timeout, poll=0.2)
+    children = [
+        stack.describe(e["executionArn"])
+        for e in stack.executions()
+        if e["executionArn"] not in before
+    ]
+    return {"parent": parent, "children": children}
+
+
+def keys_of(children: list[dict[str, Any]]) -> Counter[str]:
+    # Backfill children carry the contract's input, uploads an EventBridge event.
+    return Counter(source_from_event(json.loads(c["input"])).key for c in children)
+
+
+def results(stack: EmbeddedStack) -> dict[str, tuple[str, str]]:
+    """key -> (ETag, source ETag) of every object in the result bucket."""
+    found = {}
+    for key in stack.keys(stack.result_bucket):
+        head = stack.s3.head_object(Bucket=stack.result_bucket, Key=key)
+        found[key] = (head["ETag"], head["Metadata"].get(META_SOURCE_ETAG))
+    return found
+
+
+def skip_reasons(children: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(json.loads(c["output"])["validated"]["reason"] for c in children)
+
+
+def test_a_backfill_of_several_pages_processes_each_object_once_and_a_rerun_writes_nothing(
+    repo, monkeypatch
+):
+    monkeypatch.setattr(moto_patches, "item_reader_page_size", PAGE)
+    objects = {f"old/img{i:04d}.jpg": tiny_jpeg(i) for i in range(OBJECTS)}
+    objects["old/notes.txt"] = b"not an image: the upload rule would not match it"
+    objects["_imgflow-staging/old/img0000"] = b"a staged result: never an input"
+    with EmbeddedStack(repo / "template.yaml") as stack:
+        seed(stack, objects)
+
+        first = backfill(stack)
+        assert first["parent"]["status"] == "SUCCEEDED", first["parent"]
+        images = {k for k in objects if k.endswith(".jpg")}
+        assert keys_of(first["children"]) == Counter({k: 1 for k in images})
+        assert {c["status"] for c in first["children"]} == {"SUCCEEDED"}
+        done = results(stack)
+        assert set(done) == images
+        assert all(source_etag for _, source_etag in done.values())
+
+        second = backfill(stack)
+        assert second["parent"]["status"] == "SUCCEEDED", second["parent"]
+        assert keys_of(second["children"]) == Counter({k: 1 for k in images})
+        assert skip_reasons(second["children"]) == Counter({"already_processed": len(images)})
+        assert results(stack) == done  # not one result written again
+        assert stack.keys(stack.failed_bucket) == sorted(
+            k for k in stack.keys(stack.failed_bucket) if k.startswith("backfill-results/")
+        )
+
+
+def test_a_backfill_overlapping_uploads_of_the_same_keys_yields_one_result_per_key(repo):
+    objects = {f"live/img{i:03d}.jpg": tiny_jpeg(i) for i in range(40)}
+    with EmbeddedStack(repo / "template.yaml") as stack:
+        seed(stack, objects)
+        # The same bytes uploaded again while the backfill runs: each upload's own
+        # event starts an execution of the same key, racing the backfill's.
+        racing = threading.Thread(
+            target=lambda: [stack.upload(k, v) for k, v in objects.items()], daemon=True
+        )
+        arn = stack.start_backfill({"maxConcurrency": CONCURRENCY})
+        racing.start()
+        racing.join(timeout=120)
+        moto_patches.wait_for_execution(stack.sfn, arn, timeout=600, poll=0.2)
+        executions = stack.wait(timeout=600)
+        assert keys_of(executions) == Counter({k: 2 for k in objects})
+        assert {e["status"] for e in executions} == {"SUCCEEDED"}
+        done = results(stack)
+        assert set(done) == set(objects)
+        for key, (_, source_etag) in done.items():
+            head = stack.s3.head_object(Bucket=stack.source_bucket, Key=key)
+            assert source_etag == head["ETag"].strip('"'), key
+        notified = Counter(n["body"].get("key") for n in stack.notifications())
+        assert notified == Counter({k: 1 for k in objects}), "one result, one message per key"
+
+
+@pytest.mark.parametrize("prefix", ["old/", ""])
+def test_a_backfill_is_limited_to_keyprefix_whatever_prefix_it_is_given(repo, prefix):
+    objects = {"photos/a.jpg": tiny_jpeg(1), "old/b.jpg": tiny_jpeg(2)}
+    with EmbeddedStack(repo / "template.yaml", {"KeyPrefix": "photos/"}) as stack:
+        seed(stack, objects)
+        arn = stack.start_backfill({"prefix": prefix} if prefix else {})
+        moto_patches.wait_for_execution(stack.sfn, arn, timeout=120, poll=0.1)
+        started = keys_of(stack.wait(timeout=120))
+    assert started == (Counter() if prefix == "old/" else Counter({"photos/a.jpg": 1}))
+
+
+def test_imgflow_run_backfill_writes_what_imgflow_run_writes(repo, tmp_path):
+    from imgflow.local.run import NOT_MATCHED, run
+
+    source = tmp_path / "in"
+    for path in (repo / "samples").rglob("*"):
+        if path.is_file():
+            target = source / path.relative_to(repo / "samples")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    (source / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    reports = run([source], out, template=repo / "template.yaml", workers=1, backfill=True)
+
+    entries = {e["key"]: e for e in json.loads((out / "report.json").read_text())}
+    assert set(entries) == {r.key for r in reports} and len(entries) == 6
+    assert entries["broken/truncated.jpg"]["outcome"] == "rejected"
+    assert entries["notes.txt"]["reason"] == NOT_MATCHED
+    photos = [e for k, e in entries.items() if k.startswith("photos/")]
+    assert {e["outcome"] for e in photos} == {"compressed"}
+    for entry in photos:
+        assert (out / "compressed" / entry["key"]).is_file()
+    assert (out / "failed" / "broken/truncated.jpg").is_file()
+    assert (out / "report.html").is_file() and (out / "cost.json").is_file()
+    saved = {p.stem for p in (out / "executions").glob("*.json")}
+    children = {e["execution"].rsplit(":", 1)[1] for e in entries.values() if e["execution"]}
+    (parent,) = saved - children
+    assert parent.startswith("backfill-") and children <= saved
+    assert json.loads((out / "run.json").read_text())["backfill"] is True
+
+
+def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, monkeypatch, capsys):
+    import argparse
+
+    import boto3
+
+    from imgflow.commands import backfill as command
+
+    objects = {f"old/img{i}.jpg": tiny_jpeg(i) for i in range(6)}
+    with EmbeddedStack(repo / "template.yaml") as stack:
+        seed(stack, objects)
+        # What `sam deploy` leaves behind: a stack whose outputs name the backfill.
+        outputs = {
+            "BackfillStateMachineArn": stack.backfill_arn,
+            "SourceBucketName": stack.source_bucket,
+        }
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+        }
+        session = boto3.Session(region_name="us-east-1")
+        session.client("cloudformation").create_stack(
+            StackName="imgflow", TemplateBody=json.dumps(template)
+        )
+        monkeypatch.setattr(command, "POLL_SECONDS", 0.2)
+        args = argparse.Namespace(
+            stack_name="imgflow",
+            prefix="old/",
+            max_concurrency=3,
+            tolerated_failure_percentage=None,
+            dry_run=False,
+            wait=True,
+            mb_per_megapixel=None,
+            template=None,
+            region="us-east-1",
+            profile=None,
+        )
+        assert command.main(args, session) == 0, capsys.readouterr().err
+        assert set(results(stack)) == set(objects)
+    printed = capsys.readouterr().out
+    assert "SUCCEEDED" in printed and "backfill-results/" in printed
+    assert "'succeeded': 6" in printed, printed
+
+
+def test_a_failed_backfill_reports_every_image_it_never_reached(repo, tmp_path, monkeypatch):
+    from imgflow.local.run import run
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(3):
+        (source / f"img{i}.jpg").write_bytes(tiny_jpeg(i))
+    original = EmbeddedStack.start_backfill
+
+    def start_with_bad_settings(self, settings=None, name=None):
+        # MaxConcurrencyPath naming no integer fails the backfill before any item.
+        return original(self, {"maxConcurrency": "many"}, name)
+
+    monkeypatch.setattr(EmbeddedStack, "start_backfill", start_with_bad_settings)
+    reports = run(
+        [source], tmp_path / "out", template=repo / "template.yaml", workers=1, backfill=True
+    )
+    assert [(r.key, r.status, r.outcome) for r in reports] == [
+        (f"img{i}.jpg", "FAILED", "error") for i in range(3)
+    ]
+    assert all(
+        r.error and "ended FAILED before this image's turn" in r.error.message for r in reports
+    )
+    assert all(r.execution and ":backfill-" in r.execution for r in reports)
