@@ -260,9 +260,9 @@ def format_estimate(result: BackfillEstimate) -> str:
             [
                 first.workflow,
                 first.architecture,
-                cost._money(first.total),
-                cost._money(per),
-                cost._money(again.total),
+                cost.format_money(first.total),
+                cost.format_money(per),
+                cost.format_money(again.total),
             ]
         )
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
