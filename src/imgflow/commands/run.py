@@ -76,7 +76,7 @@ def register(commands: Any) -> None:
         type=_positive_float,
         default=1.0,
         metavar="F",
-        help="cost estimate: Lambda duration = local duration x F (docs/cost.md; default 1)",
+        help="cost estimate: Lambda duration = CPU-time model x F (docs/cost.md; default 1)",
     )
     run.add_argument(
         "--arm-factor",
