@@ -347,17 +347,7 @@ class _Stream:
                 self.stack.upload(upload.key, upload.path.read_bytes())
             if self._poll():
                 changed = time.monotonic()
-            closed = [key for key, arns in self._open.items() if self._done(arns)]
-            for key in closed:
-                self._close(key)
-            if closed:
-                changed = time.monotonic()
-                if self.progress is not None:
-                    self.progress(len(self.reports) + self._unmatched, self.images)
-            elif time.monotonic() - changed > self.limit:
-                self._stop_stuck()
-            else:
-                time.sleep(0.05)
+            changed = self._settle(changed, self._done)
 
     def backfill(self, uploads: Iterable[Upload], window: int) -> None:
         """Seed every file as an object from before the stack, then follow one backfill
@@ -379,19 +369,9 @@ class _Stream:
             if self._poll():
                 changed = time.monotonic()
             waiting -= self._open.keys() | self.reports.keys()
-            closed = [key for key, arns in self._open.items() if arns and self._done(arns)]
-            for key in closed:
-                self._close(key)
             if parent_ended and not self._open:
                 break
-            if closed:
-                changed = time.monotonic()
-                if self.progress is not None:
-                    self.progress(len(self.reports) + self._unmatched, self.images)
-            elif time.monotonic() - changed > self.limit:
-                self._stop_stuck()
-            else:
-                time.sleep(0.05)
+            changed = self._settle(changed, lambda arns: bool(arns) and self._done(arns))
         ended = self.stack.describe(parent)
         for key in sorted(waiting):
             if ended["status"] == "SUCCEEDED":
@@ -405,6 +385,23 @@ class _Stream:
         self._save_parent(parent)
         if waiting and self.progress is not None:
             self.progress(len(self.reports) + self._unmatched, self.images)
+
+    def _settle(self, changed: float, done: Callable[[list[str]], bool]) -> float:
+        """One step of a run's loop: close every key whose executions are ``done``, then
+        report progress, stop what is stuck, or wait a little. Returns when the run
+        last changed."""
+        closed = [key for key, arns in self._open.items() if done(arns)]
+        for key in closed:
+            self._close(key)
+        if closed:
+            if self.progress is not None:
+                self.progress(len(self.reports) + self._unmatched, self.images)
+            return time.monotonic()
+        if time.monotonic() - changed > self.limit:
+            self._stop_stuck()
+        else:
+            time.sleep(0.05)
+        return changed
 
     def _save_parent(self, arn: str) -> None:
         """The backfill execution's own history, beside its children's."""
