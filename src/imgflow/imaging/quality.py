@@ -417,6 +417,35 @@ class _Scale:
         )
 
 
+@dataclass
+class Measurement:
+    """A candidate measured by ``Reference.measure``: the finer scales' sums as
+    ``score`` computes them, the coarser ones' with the fast arithmetic, and the
+    candidate's planes at the first exact scale (1/16 of its pixels) for ``confirm``.
+
+    The exact arithmetic adds the reference's float32 rounding noise in flat
+    areas, so the coarse sums differ by an amount that depends on the image far
+    more than on the candidate: ``estimate`` adds the difference a caller
+    measured on an earlier candidate of the same image.
+    """
+
+    fine: list[float]
+    coarse_fast: float
+    level: np.ndarray | None
+    complete: bool
+    coarse_exact: float | None = None  # set by ``confirm``
+
+    def estimate(self, offset: float = 0.0) -> float:
+        return _final(sum(self.fine) + self.coarse_fast + offset)
+
+    @property
+    def offset(self) -> float:
+        """The exact minus the fast coarse sums, once confirmed."""
+        if self.coarse_exact is None:
+            raise ValueError("not confirmed")
+        return self.coarse_exact - self.coarse_fast
+
+
 class Reference:
     """The original's side of SSIMULACRA2, computed once; ``score`` compares a candidate.
 
@@ -424,11 +453,22 @@ class Reference:
     reproduces the reference's float32 operations, False is about 30x
     faster. ``exact_from`` (a scale index) makes only the coarser scales
     exact: they hold most of the flat-area rounding noise and cost 1/4 (from
-    scale 1) or 1/16 (from scale 2) of the full-size work.
+    scale 1) or 1/16 (from scale 2) of the full-size work, yet the exact
+    blur's Python loops make them about half of a score's time.
+
+    ``proxy`` also keeps the fast arithmetic's side of the exact scales, for
+    ``measure`` and ``confirm``: a search can then rank candidates at about
+    half the cost of ``score`` and pay the exact scales only for those it
+    may keep (see ``Measurement``).
     """
 
     def __init__(
-        self, linear: np.ndarray, *, exact: bool = True, exact_from: int | None = None
+        self,
+        linear: np.ndarray,
+        *,
+        exact: bool = True,
+        exact_from: int | None = None,
+        proxy: bool = False,
     ) -> None:
         if linear.ndim != 3 or linear.shape[0] != 3:
             raise ValueError("expected linear RGB planes shaped (3, h, w)")
@@ -445,13 +485,17 @@ class Reference:
             self.weights = self.weights.copy()
             self.weights[[0, 2], 0] = 0.0
         self.scales: list[_Scale] = []
+        # The fast arithmetic's side of the exact scales, for ``measure``.
+        self.proxy_scales: dict[int, _Scale] = {}
         count = self.weights.shape[1]
         for scale in range(count):
             if scale < self.exact_from:  # the fast arithmetic: a strip of rows at a time
                 kept, coarser = self._reference_in_strips(scale, linear), _half_in_strips(linear)
             else:
                 linear = to_linear(linear)
-                kept = self._reference_scale(scale, linear)
+                kept = self._reference_scale(scale, linear, exact=True)
+                if proxy:
+                    self.proxy_scales[scale] = self._reference_scale(scale, linear, exact=False)
                 coarser = _downsample(linear) if scale + 1 < count else linear
             self.scales.append(kept)
             linear = coarser
@@ -464,11 +508,11 @@ class Reference:
         edges = tuple(c for c in range(3) if w[c, :, 1:].any())
         return used, ssim, edges
 
-    def _reference_scale(self, scale: int, linear: np.ndarray) -> _Scale:
+    def _reference_scale(self, scale: int, linear: np.ndarray, *, exact: bool) -> _Scale:
         used, ssim, edges = self._channels(scale)
-        xyb = self._xyb(scale, linear)
+        xyb = self._xyb(scale, linear, exact=exact)
         planes = [xyb[c] for c in used] + [xyb[c] * xyb[c] for c in ssim]
-        blurred = self._blur_all(scale, planes)
+        blurred = self._blur_all(planes, exact=exact)
         mu = dict(zip(used, blurred, strict=False))
         sigmas = blurred[len(used) :]
         variance = {c: s11 - mu[c] * mu[c] for c, s11 in zip(ssim, sigmas, strict=True)}
@@ -499,19 +543,16 @@ class Reference:
     def from_image(cls, image: Image.Image, *, exact: bool = True) -> Reference:
         return cls(linear_rgb(image), exact=exact)
 
-    def _wide(self, scale: int) -> type:
-        """The reference keeps the maps' quotients in double; the fast path stays in float32."""
-        return _F64 if scale >= self.exact_from else _F32
-
-    def _blur_all(self, scale: int, planes: list[np.ndarray]) -> list[np.ndarray]:
+    @staticmethod
+    def _blur_all(planes: list[np.ndarray], *, exact: bool) -> list[np.ndarray]:
         """Each plane blurred on its own. The exact blur takes them stacked: its
         loop runs per row and per column, so one call for all halves the loop."""
-        if scale >= self.exact_from:
+        if exact:
             return list(blur_exact(np.stack(planes)))
         return [_blur_plane(plane) for plane in planes]
 
-    def _xyb(self, scale: int, linear: np.ndarray) -> np.ndarray:
-        if scale >= self.exact_from:
+    def _xyb(self, scale: int, linear: np.ndarray, *, exact: bool) -> np.ndarray:
+        if exact:
             return _xyb(linear)
         return _xyb_fast(linear, self._channels(scale)[0])
 
@@ -530,33 +571,85 @@ class Reference:
                 f"size mismatch: {linear.shape[2]}x{linear.shape[1]} "
                 f"against {self.shape[1]}x{self.shape[0]}"
             )
-        full = linear
+        pyramid = self._pyramid(linear)
         del linear  # the pyramid holds what is still needed, and frees it scale by scale
-        pyramid = [full]
-        for index in range(1, len(self.scales)):
-            below = pyramid[-1]
-            pyramid.append(_half_in_strips(below) if index == 1 else _downsample(below))
-        del full
         total = 0.0
         for index in reversed(range(len(self.scales))):
             level = pyramid.pop()
             if index < self.exact_from:
                 total += self._scale_sum_in_strips(index, self.scales[index], level)
             else:
-                xyb = self._xyb(index, to_linear(level))
-                total += self._scale_sum(index, self.scales[index], xyb)
+                total += self._scale_sum(index, level, exact=True)
             del level
             if at_least is not None and _final(total) < at_least:
                 break
         return _final(total)
 
-    def _scale_sum(self, scale: int, ref: _Scale, xyb: np.ndarray) -> float:
+    def measure(
+        self,
+        linear: np.ndarray,
+        *,
+        offset: float = 0.0,
+        at_least: float | None = None,
+    ) -> Measurement:
+        """``score``'s work with the fast arithmetic at the exact scales (needs ``proxy``).
+
+        The finer scales are summed exactly as ``score`` sums them; the
+        coarser ones with the fast arithmetic, and the candidate's planes at
+        the first exact scale are kept, so ``confirm`` can finish the exact
+        score without decoding again. ``offset`` is the expected difference
+        between the exact and fast sums of the coarse scales (learned by the
+        caller from earlier confirmations); with ``at_least``, measuring may
+        stop once the estimate is below it.
+        """
+        if not self.proxy_scales and self.exact_from < len(self.scales):
+            raise ValueError("measure needs a Reference built with proxy=True")
+        pyramid = self._pyramid(linear)
+        del linear
+        result = Measurement(fine=[], coarse_fast=0.0, level=None, complete=False)
+        for index in reversed(range(len(self.scales))):
+            level = pyramid.pop()
+            if index < self.exact_from:
+                result.fine.append(self._scale_sum_in_strips(index, self.scales[index], level))
+            else:
+                result.coarse_fast += self._scale_sum(index, level, exact=False)
+                if index == self.exact_from:
+                    result.level = level
+            del level
+            if at_least is not None and result.estimate(offset) < at_least:
+                return result
+        result.complete = True
+        return result
+
+    def confirm(self, measured: Measurement) -> float:
+        """The exact score (``score``'s, to the last bit) of a complete measurement."""
+        if not measured.complete:
+            raise ValueError("only a complete measurement can be confirmed")
+        measured.coarse_exact = 0.0
+        if measured.level is not None:
+            pyramid = [measured.level]
+            for _ in range(self.exact_from + 1, len(self.scales)):
+                pyramid.append(_downsample(pyramid[-1]))
+            for index in reversed(range(self.exact_from, len(self.scales))):
+                measured.coarse_exact += self._scale_sum(index, pyramid.pop(), exact=True)
+        return _final(measured.coarse_exact + sum(measured.fine))
+
+    def _pyramid(self, full: np.ndarray) -> list[np.ndarray]:
+        pyramid = [full]
+        for index in range(1, len(self.scales)):
+            below = pyramid[-1]
+            pyramid.append(_half_in_strips(below) if index == 1 else _downsample(below))
+        return pyramid
+
+    def _scale_sum(self, scale: int, level: np.ndarray, *, exact: bool) -> float:
         """The weighted norms of one scale's maps, in the reference's order of operations."""
+        ref = self.scales[scale] if exact else self.proxy_scales[scale]
+        xyb = self._xyb(scale, to_linear(level), exact=exact)
         ch = ref.ssim_channels
         planes = [xyb[c] for c in ref.used]
         planes += [xyb[c] * xyb[c] for c in ch] + [ref.xyb[c] * xyb[c] for c in ch]
-        blurred = self._blur_all(scale, planes)
-        sums = self._map_sums(scale, ref, xyb, blurred)
+        blurred = self._blur_all(planes, exact=exact)
+        sums = self._map_sums(scale, ref, xyb, blurred, exact=exact)
         return self._weighted(scale, sums, xyb.shape[1] * xyb.shape[2])
 
     def _scale_sum_in_strips(self, scale: int, ref: _Scale, planes: np.ndarray) -> float:
@@ -571,11 +664,11 @@ class Reference:
             rows += [xyb[c] * xyb[c] for c in ch] + [local.xyb[c] * xyb[c] for c in ch]
             blurred = [_blur_rows(plane, top, a, b, h) for plane in rows]
             cut = slice(a - top, b - top)
-            sums += self._map_sums(scale, ref.rows(a, b), xyb[:, cut], blurred)
+            sums += self._map_sums(scale, ref.rows(a, b), xyb[:, cut], blurred, exact=False)
         return self._weighted(scale, sums, h * w)
 
     def _map_sums(
-        self, scale: int, ref: _Scale, xyb: np.ndarray, blurred: list[np.ndarray]
+        self, scale: int, ref: _Scale, xyb: np.ndarray, blurred: list[np.ndarray], *, exact: bool
     ) -> np.ndarray:
         """Sums of each map and of its 4th power, shaped (channel, map, 2).
 
@@ -585,7 +678,8 @@ class Reference:
         """
         sums = np.zeros((3, 3, 2), _F64)
         w = self.weights[:, scale]
-        wide = self._wide(scale)
+        # The reference keeps the maps' quotients in double; the fast path stays in float32.
+        wide = _F64 if exact else _F32
         ch, k, n = ref.ssim_channels, len(ref.ssim_channels), len(ref.used)
         mu = dict(zip(ref.used, blurred, strict=False))
         for i, c in enumerate(ch):

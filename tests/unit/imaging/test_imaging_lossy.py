@@ -99,8 +99,46 @@ def test_search_scores_within_its_budget_and_records_every_score() -> None:
     assert found.data is not None
     assert found.evaluations == sum(c.score is not None for c in found.tried)
     assert found.evaluations <= lossy.MAX_SCORES
-    passing = [c for c in found.tried if c.score is not None and c.score >= 85.1]
+    passing = [c for c in found.tried if c.confirmed and c.score >= 85.1]
     assert len(found.data) == min(len(c.data) for c in passing)  # the smallest that passed
+
+
+def test_only_a_confirmed_score_can_make_a_candidate_pass(monkeypatch) -> None:
+    # Every estimate is taken as certain to fail, so nothing is confirmed: however
+    # high the estimates, nothing passes and the lossless source is kept.
+    monkeypatch.setattr(lossy, "UNCERTAINTY", -100.0)
+    data = encode(photo(size=(192, 128), seed=7), "JPEG", quality=96)
+    found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
+    assert any(c.score is not None and c.score >= 85.1 for c in found.tried)
+    assert not any(c.confirmed for c in found.tried)
+    assert found.data is None
+
+
+def test_the_winner_scores_the_target_on_the_product_metric() -> None:
+    data = encode(photo(size=(192, 128), seed=7), "JPEG", quality=96)
+    found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
+    assert found.data is not None
+    reference = quality.Reference(quality.planes(opened(data)), exact_from=lossy.EXACT_FROM)
+    assert reference.score(quality.planes(opened(found.data))) == pytest.approx(found.score)
+    assert found.score >= 85.1
+
+
+def test_offsets_are_read_at_the_candidates_fast_sum() -> None:
+    offsets = lossy._Offsets()
+    assert offsets.at(1.0) == 0.0 and offsets.least == 0.0  # before any confirmation
+    offsets.add(2.0, 0.10)
+    offsets.add(1.0, 0.20)
+    assert offsets.at(1.5) == pytest.approx(0.15)  # between two: interpolated
+    assert offsets.at(0.5) == 0.20 and offsets.at(3.0) == 0.10  # outside: the nearest
+    assert offsets.least == 0.10
+
+
+def test_a_candidate_estimated_near_the_mark_is_confirmed() -> None:
+    data = encode(photo(size=(192, 128), seed=7), "JPEG", quality=96)
+    found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
+    for candidate in found.tried:
+        if candidate.score is not None and not candidate.confirmed:
+            assert candidate.score < 85.1 - lossy.UNCERTAINTY
 
 
 def test_pillow_encodings_are_entropy_optimised_before_sizes_are_compared() -> None:
@@ -136,11 +174,11 @@ class _Scripted(lossy._Search):
     def __init__(self, scores, target: float = 85.1, baseline_size: int = 10**9) -> None:
         self.scores, self.target, self.baseline_size = scores, target, baseline_size
         self.best, self.evaluations, self.encodes, self.tried = None, 0, 0, []
-        self.known = {}
+        self.known, self.offsets, self.confirmations = {}, lossy._Offsets(), 0
 
-    def _measure(self, data: bytes, screen: bool) -> float:
+    def _measure(self, data: bytes, screen: bool) -> tuple[float, bool]:
         family, param = data.split(b":")[:2]
-        return self.scores(family.decode(), float(param))
+        return self.scores(family.decode(), float(param)), True
 
 
 def scripted_family(name: str, size: Callable[[float], int]) -> lossy.Family:

@@ -64,3 +64,36 @@ def test_transparent_images_take_the_worse_background() -> None:
     faded = solid.copy()
     faded.putalpha(128)
     assert quality.score_images(solid, faded) < 90
+
+
+def _candidate_pair() -> tuple[np.ndarray, np.ndarray]:
+    image = photo(size=(192, 128), seed=5)
+    return quality.planes(image), quality.planes(opened(encode(image, "JPEG", quality=70)))
+
+
+def test_measure_then_confirm_is_the_score_to_the_last_bit() -> None:
+    original, distorted = _candidate_pair()
+    reference = quality.Reference(original, exact_from=2, proxy=True)
+    measured = reference.measure(distorted)
+    assert measured.complete
+    assert reference.confirm(measured) == reference.score(distorted)
+    # The estimate with this candidate's own offset is the confirmed score.
+    assert measured.estimate(measured.offset) == pytest.approx(reference.score(distorted), abs=1e-9)
+    # Without an offset it is the fast arithmetic's score, not the product's.
+    assert measured.estimate() != reference.score(distorted)
+
+
+def test_a_measurement_stopped_early_cannot_be_confirmed() -> None:
+    original, distorted = _candidate_pair()
+    reference = quality.Reference(original, exact_from=2, proxy=True)
+    measured = reference.measure(distorted, at_least=99.9)
+    assert not measured.complete
+    assert measured.estimate() < 99.9
+    with pytest.raises(ValueError, match="complete"):
+        reference.confirm(measured)
+
+
+def test_measure_needs_the_proxy_side() -> None:
+    original, distorted = _candidate_pair()
+    with pytest.raises(ValueError, match="proxy=True"):
+        quality.Reference(original, exact_from=2).measure(distorted)
