@@ -14,7 +14,7 @@ internals, which change between releases.
 Public API::
 
     apply() -> None
-    register_handler(function_name, invoke) / unregister_handler(name) / clear_handlers()
+    register_handler(function_name, invoke) / clear_handlers()
     LambdaContext                 # what a handler receives as ``context``
     LambdaServiceFault            # raise it from a handler to fail the Lambda *service*
     retry_delays: list[RetryDelay]  # back-off the interpreter would have slept
@@ -171,19 +171,9 @@ def register_handler(function_name: str, invoke: HandlerCallable) -> None:
         _handlers[function_name] = invoke
 
 
-def unregister_handler(function_name: str) -> None:
-    with _handlers_lock:
-        _handlers.pop(function_name, None)
-
-
 def clear_handlers() -> None:
     with _handlers_lock:
         _handlers.clear()
-
-
-def registered_handlers() -> dict[str, HandlerCallable]:
-    with _handlers_lock:
-        return dict(_handlers)
 
 
 def reset() -> None:
@@ -352,10 +342,6 @@ def apply() -> None:
         _patch_map_run_history()
         _patch_status_of_starting_execution()
         _applied = True
-
-
-def is_applied() -> bool:
-    return _applied
 
 
 # ---------------------------------------------------------------------------
