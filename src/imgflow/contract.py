@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Self
 
+from imgflow.errors import PERMANENT_ERRORS
+
 
 class Outcome(StrEnum):
     """What happened to one uploaded image (report.json's ``outcome``)."""
@@ -29,6 +31,14 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     REJECTED = "rejected"
     ERROR = "error"
+
+
+_PERMANENT_NAMES = frozenset(cls.__name__ for cls in PERMANENT_ERRORS)
+
+
+def failure_outcome(error_type: str) -> Outcome:
+    """``rejected`` when the image itself is at fault (a permanent error), else ``error``."""
+    return Outcome.REJECTED if error_type in _PERMANENT_NAMES else Outcome.ERROR
 
 
 class SkipReason(StrEnum):

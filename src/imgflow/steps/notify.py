@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from imgflow.contract import ErrorInfo, Notification, Outcome, Quarantined, Stored
-from imgflow.errors import PERMANENT_ERRORS, InvalidEventError
+from imgflow.contract import ErrorInfo, Notification, Quarantined, Stored, failure_outcome
+from imgflow.errors import InvalidEventError
 from imgflow.trigger import source_from_event
-
-_PERMANENT_NAMES = {cls.__name__ for cls in PERMANENT_ERRORS}
 
 
 def already_reported(status: str, state: dict[str, Any]) -> bool:
@@ -49,7 +47,7 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
         extra["quarantined"] = copy.to_dict() if copy else None
     if state.get("quarantine_error"):
         extra["quarantine_error"] = ErrorInfo.from_states_error(state["quarantine_error"]).to_dict()
-    outcome = Outcome.REJECTED if error.type in _PERMANENT_NAMES else Outcome.ERROR
+    outcome = failure_outcome(error.type)
     return Notification(
         status="FAILED",
         outcome=outcome,
