@@ -5,7 +5,7 @@ backend (the ASL interpreter ported from LocalStack, enabled with
 ``mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``).
 moto 5.2.5 needs a few small patches for that to behave like AWS; each one is a
 small named function below, with the reason beside it, and each has a test in
-``tests/unit/local/test_moto_patches.py`` that fails if moto changes under it.
+``tests/integration/test_moto_patches.py`` that fails if moto changes under it.
 
 ``apply()`` installs them all, once (it is idempotent and thread-safe), and
 refuses any moto other than the pinned version: the patches reach into moto's
