@@ -239,6 +239,12 @@ class Notification(_Model):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def validated_format(state: dict[str, Any]) -> str | None:
+    """The image format ValidateImage read, from an execution's state data (None before)."""
+    image = (state.get("validated") or {}).get("image") or {}
+    return image.get("format")
+
+
 _CONTENT_TYPES = {
     "JPEG": "image/jpeg",
     "MPO": "image/jpeg",

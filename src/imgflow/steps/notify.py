@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from imgflow.contract import ErrorInfo, Notification, Quarantined, Stored, failure_outcome
+from imgflow.contract import (
+    ErrorInfo,
+    Notification,
+    Quarantined,
+    Stored,
+    failure_outcome,
+    validated_format,
+)
 from imgflow.errors import InvalidEventError
 from imgflow.trigger import source_from_event
 
@@ -21,7 +28,7 @@ def already_reported(status: str, state: dict[str, Any]) -> bool:
 
 def notification_for(status: str, state: dict[str, Any], execution: str | None) -> Notification:
     """Summarise an execution's state data as a Notification."""
-    image = (state.get("validated") or {}).get("image") or {}
+    image_format = validated_format(state)
     try:
         source = source_from_event(state)
         bucket, key = source.bucket, source.key
@@ -35,7 +42,7 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
             bucket=bucket,
             key=key,
             execution=execution,
-            format=image.get("format"),
+            format=image_format,
             bytes_in=stored.bytes_in,
             bytes_out=stored.bytes_out,
             result=stored.result,
@@ -54,7 +61,7 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
         bucket=bucket,
         key=key,
         execution=execution,
-        format=image.get("format"),
+        format=image_format,
         error=error,
         extra=extra,
     )
