@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN_OUT ?= build/run
 
-.PHONY: help venv run test unit tests lint clean
+.PHONY: help venv run test unit tests typecheck lint clean
 
 # Template and build checks (sam validate --lint, cfn-lint, checkov, ASL, sam build).
 include tools/checks.mk
@@ -49,7 +49,11 @@ unit: venv
 tests: venv $(UNIT_DEPS)
 	$(BIN)/pytest
 
-test: lint tests checks
+# mypy over the core (the files and settings are in pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck tests checks
 
 clean:
-	rm -rf $(VENV) .aws-sam build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam build .pytest_cache .ruff_cache .mypy_cache

@@ -63,15 +63,16 @@ META_ERROR_MESSAGE = "imgflow-error-message"
 META_EXECUTION = "imgflow-execution"
 
 
+@dataclass(frozen=True)
 class _Model:
     """Dict round-trip for the dataclasses below (the Lambda payload is JSON)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
