@@ -60,3 +60,12 @@ def test_a_skipped_store_counts_the_execution_but_not_the_winners_bytes(publishe
 
     assert record["Images"] == [1.0]
     assert "BytesSaved" not in record
+
+
+def test_without_a_service_name_the_sets_carry_only_what_is_known(published, monkeypatch):
+    monkeypatch.setattr(metrics, "service", None)
+    record_outcome(Outcome.ERROR, "PNG")
+
+    (emf,) = published()["_aws"]["CloudWatchMetrics"]
+
+    assert emf["Dimensions"][1:] == [["outcome"], ["format"]]

@@ -49,11 +49,12 @@ def record_outcome(
     bytes_out: int | None = None,
 ) -> None:
     """Count one execution's outcome (and the bytes of a stored result) in this invocation."""
-    service = metrics.service or ""
-    metrics.add_dimensions(service=service, outcome=str(outcome))
+    # No service name (a local run without the template's environment): no service dimension.
+    service = {"service": metrics.service} if metrics.service else {}
+    metrics.add_dimensions(**service, outcome=str(outcome))
     if image_format:
         # Unknown when the image failed before validation read it.
-        metrics.add_dimensions(service=service, format=image_format)
+        metrics.add_dimensions(**service, format=image_format)
     metrics.add_metric(name=IMAGES, unit=MetricUnit.Count, value=1)
     if outcome in _STORED and bytes_in is not None and bytes_out is not None:
         metrics.add_metric(name=BYTES_IN, unit=MetricUnit.Bytes, value=bytes_in)
