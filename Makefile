@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUN_OUT ?= build/run
 
-.PHONY: help venv run test unit lint clean
+.PHONY: help venv run test unit tests typecheck lint clean
 
 # Template and build checks (sam validate --lint, cfn-lint, checkov, ASL, sam build).
 include tools/checks.mk
@@ -22,6 +22,7 @@ include tools/checks.mk
 help:
 	@echo "make run    run the whole workflow locally on samples/ (no AWS, no Docker)"
 	@echo "make test   every test and check (installs what it needs)"
+	@echo "make unit   the unit tests alone (no moto)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (PATH or ~/.pyenv/versions/3.13*)"; exit 1; }
@@ -40,10 +41,19 @@ lint: venv
 	$(BIN)/ruff check src functions tests tools benchmarks
 	$(BIN)/ruff format --check src functions tests tools benchmarks
 
-unit: venv $(UNIT_DEPS)
+# tests/unit alone: the core without moto, in seconds to minutes.
+unit: venv
+	$(BIN)/pytest tests/unit
+
+# Every suite (unit, integration, workflow, template, ops, browser).
+tests: venv $(UNIT_DEPS)
 	$(BIN)/pytest
 
-test: lint unit checks
+# mypy over the core (the files and settings are in pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck tests checks
 
 clean:
-	rm -rf $(VENV) .aws-sam build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam build .pytest_cache .ruff_cache .mypy_cache

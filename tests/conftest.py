@@ -21,6 +21,17 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "imgflow-tests")
 
 
+# Each suite's folder is also its marker (``pytest -m unit``); pyproject declares them.
+SUITES = ("unit", "integration", "workflow", "template", "ops", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(REPO / "tests").parts
+        if len(parts) > 1 and parts[0] in SUITES:
+            item.add_marker(parts[0])
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

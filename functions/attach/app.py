@@ -11,11 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imgflow.aws.cfn_response import answer
 from imgflow.aws.existing_bucket import handle_request
-from imgflow.aws.telemetry import logger
+from imgflow.aws.telemetry import logger, metrics
 
 
 # The event is not logged: its ResponseURL is a pre-signed URL that answers for the stack.
-@logger.inject_lambda_context
+# Not per execution: its correlation id is the CloudFormation request's.
+@logger.inject_lambda_context(correlation_id_path="RequestId")
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: a custom resource request; output: the response body sent to CloudFormation."""
     return answer(event, context, handle_request)

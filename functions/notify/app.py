@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imgflow.aws.sns import SnsPublisher
-from imgflow.aws.telemetry import logger, tracer
+from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
 from imgflow.settings import Settings
 from imgflow.steps.notify import (
     already_reported,
@@ -19,8 +19,9 @@ SETTINGS.require("topic_arn")
 PUBLISHER = SnsPublisher(SETTINGS.topic_arn)
 
 
-@logger.inject_lambda_context(log_event=True)
+@logger.inject_lambda_context(log_event=True, correlation_id_path=CORRELATION_ID_PATH)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"status": SUCCEEDED|FAILED, "state": <state data>, "execution": arn}."""
     note = notification_for(event["status"], event["state"], event.get("execution"))

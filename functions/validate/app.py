@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imgflow.aws.s3 import S3ObjectStore
-from imgflow.aws.telemetry import logger, tracer
+from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
 from imgflow.settings import Settings
 from imgflow.steps.validate import validate
 
@@ -12,10 +12,11 @@ SETTINGS.require("source_bucket", "destination_bucket")
 STORE = S3ObjectStore()
 
 
-@logger.inject_lambda_context(log_event=True)
+@logger.inject_lambda_context(log_event=True, correlation_id_path=CORRELATION_ID_PATH)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    """Accepts an EventBridge 'Object Created' event or a classic S3 notification."""
+    """Input: {"event": <EventBridge or S3 event>, "execution": arn}, or the bare event."""
     validation = validate(event, SETTINGS, STORE)
     logger.info("validated", extra={"skip": validation.skip, "reason": validation.reason})
     return validation.to_dict()

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Self
 
+from imgflow.errors import PERMANENT_ERRORS
+
 
 class Outcome(StrEnum):
     """What happened to one uploaded image (report.json's ``outcome``)."""
@@ -29,6 +31,14 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     REJECTED = "rejected"
     ERROR = "error"
+
+
+_PERMANENT_NAMES = frozenset(cls.__name__ for cls in PERMANENT_ERRORS)
+
+
+def failure_outcome(error_type: str) -> Outcome:
+    """``rejected`` when the image itself is at fault (a permanent error), else ``error``."""
+    return Outcome.REJECTED if error_type in _PERMANENT_NAMES else Outcome.ERROR
 
 
 class SkipReason(StrEnum):
@@ -53,19 +63,17 @@ META_ERROR_MESSAGE = "imgflow-error-message"
 META_EXECUTION = "imgflow-execution"
 
 
+@dataclass(frozen=True)
 class _Model:
     """Dict round-trip for the dataclasses below (the Lambda payload is JSON)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -230,6 +238,12 @@ class Notification(_Model):
     result: ObjectRef | None = None
     error: ErrorInfo | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def validated_format(state: dict[str, Any]) -> str | None:
+    """The image format ValidateImage read, from an execution's state data (None before)."""
+    image = (state.get("validated") or {}).get("image") or {}
+    return image.get("format")
 
 
 _CONTENT_TYPES = {

@@ -3,6 +3,9 @@
 Three shapes arrive: the EventBridge "Object Created" event (what the rule
 delivers on AWS), a classic S3 notification with ``Records`` (``sam local
 generate-event s3 put``), and the contract's own ``{"source": ObjectRef}``.
+The state machine hands ValidateImage either of them wrapped with the
+execution, ``{"event": ..., "execution": arn}``; ``sam local invoke`` and
+``imgflow invoke`` pass them bare.
 S3 URL-encodes the key in both of its shapes (``+`` for a space; Powertools'
 data classes decode both the same way); the contract's keys are raw.
 """
@@ -21,6 +24,8 @@ def source_from_event(event: Any) -> ObjectRef:
     """Return the object an event names; raise InvalidEventError otherwise."""
     if not isinstance(event, dict):
         raise InvalidEventError(f"expected a JSON object as event, got {type(event).__name__}")
+    if isinstance(event.get("event"), dict) and "execution" in event:
+        return source_from_event(event["event"])
     if isinstance(event.get("validated"), dict) and "source" in event["validated"]:
         return ObjectRef.from_dict(event["validated"]["source"])
     if isinstance(event.get("source"), dict):

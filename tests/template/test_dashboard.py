@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from imgflow.aws import telemetry
 from imgflow.contract import Outcome
+from imgflow.imaging.validate import SUPPORTED_FORMATS
 from imgflow.local.template import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,16 +71,8 @@ def body(template) -> dict[str, Any]:
 
 
 def emitted_metrics() -> set[str]:
-    """The metric names the handlers emit through Powertools (functions/*/app.py)."""
-    names: set[str] = set()
-    for handler in sorted((REPO / "functions").glob("*/app.py")):
-        code = handler.read_text()
-        names |= set(re.findall(r'add_metric\(\s*name="(\w+)"', code))
-        if 'name=f"Images{stored.outcome.capitalize()}"' in code:
-            # StoreResult's outcomes: the compress step's two, or skipped (a duplicate won).
-            outcomes = (Outcome.COMPRESSED, Outcome.KEPT_ORIGINAL, Outcome.SKIPPED)
-            names |= {f"Images{o.capitalize()}" for o in outcomes}
-    return names
+    """The metric names the handlers emit: imgflow.aws.telemetry names every one."""
+    return set(telemetry.METRIC_NAMES)
 
 
 def metric_rows(body: dict[str, Any]) -> list[list[Any]]:
@@ -101,31 +95,41 @@ def resource_of(template: dict[str, Any], value: str, kind: str, attribute: str 
     return matches[0]
 
 
-def test_the_handlers_emit_the_metrics_the_dashboard_needs():
-    assert emitted_metrics() >= {
-        "ImagesCompressed",
-        "ImagesKept_original",
-        "ImagesSkipped",
-        "ImagesQuarantined",
-        "BytesIn",
-        "BytesOut",
-        "BytesSaved",
+def test_every_handler_publishes_metrics_and_logs_with_a_correlation_id():
+    for handler in sorted((REPO / "functions").glob("*/app.py")):
+        code = handler.read_text()
+        assert "@metrics.log_metrics" in code, f"{handler}: metrics are never flushed"
+        assert "correlation_id_path=" in code, f"{handler}: logs cannot be joined up"
+        assert "add_metric(" not in code, f"{handler}: name metrics in imgflow.aws.telemetry"
+
+
+def test_the_steps_that_end_an_execution_record_its_outcome():
+    recording = {
+        handler.parent.name
+        for handler in (REPO / "functions").glob("*/app.py")
+        if "record_outcome(" in handler.read_text()
     }
+    assert recording == {"store", "quarantine"}
 
 
-def test_every_imgflow_metric_is_emitted_in_the_namespace_and_dimension_of_powertools(
+def test_every_imgflow_metric_is_emitted_in_the_namespace_and_dimensions_of_powertools(
     template, body
 ):
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     namespace, service = env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"]
+    values = {"outcome": {str(o) for o in Outcome}, "format": set(SUPPORTED_FORMATS)}
     ours = [row for row in metric_rows(body) if not row[0].startswith("AWS/")]
     assert ours
     for row in ours:
         name, dimensions = row[1], row[2:-1] if isinstance(row[-1], dict) else row[2:]
         assert row[0] == namespace, row
         assert name in emitted_metrics(), f"{name}: no handler emits it"
-        # Powertools EMF adds exactly one dimension, service=POWERTOOLS_SERVICE_NAME.
-        assert dimensions == ["service", service], row
+        pairs = dict(zip(dimensions[::2], dimensions[1::2], strict=True))
+        assert tuple(pairs) in telemetry.DIMENSION_SETS, f"{row}: not a published dimension set"
+        assert pairs["service"] == service, row
+        for dimension, value in pairs.items():
+            if dimension in values:
+                assert value in values[dimension], f"{row}: no image has {dimension}={value}"
 
 
 def test_every_emitted_metric_is_on_the_dashboard(body):
@@ -173,3 +177,12 @@ def test_every_widget_is_in_this_region_and_the_url_is_an_output(template, body)
     url = template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
     assert url.endswith("#dashboards:name=${Dashboard}")
     assert url.startswith("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?")
+
+
+def test_every_outcome_and_every_format_has_its_row(body):
+    rows = [row for row in metric_rows(body) if not row[0].startswith("AWS/")]
+    outcomes = {row[5] for row in rows if row[1] == "Images" and row[4] == "outcome"}
+    assert outcomes == {str(o) for o in Outcome}
+    for name in ("Images", "BytesSaved"):
+        formats = {row[5] for row in rows if row[1] == name and row[4:5] == ["format"]}
+        assert formats == set(SUPPORTED_FORMATS), name

@@ -82,3 +82,11 @@ def test_a_listed_etag_loses_its_quotes_and_the_key_stays_raw():
         {"source": {"bucket": "b", "key": "a b+c(1)/ü.jpg", "etag": '"abc"', "size": 3}}
     )
     assert (ref.key, ref.etag, ref.size) == ("a b+c(1)/ü.jpg", "abc", 3)
+
+
+@pytest.mark.parametrize("shape", [eventbridge, s3_records])
+def test_the_state_machines_wrapper_with_the_execution_names_the_same_object(shape):
+    event = shape(quote_plus(AWKWARD_KEY))  # S3 URL-encodes the key in both shapes
+    wrapped = {"event": event, "execution": "arn:aws:states:us-east-1:1:execution:wf:x"}
+    assert source_from_event(wrapped) == source_from_event(event)
+    assert source_from_event(wrapped).key == AWKWARD_KEY

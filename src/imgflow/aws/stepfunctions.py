@@ -11,6 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+#: The statuses an execution never leaves (DescribeExecution's ``status``).
+TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
 
 class ExecutionAlreadyExistsError(Exception):
     """An execution of that name exists already (names are unique for 90 days)."""

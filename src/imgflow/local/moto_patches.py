@@ -5,7 +5,7 @@ backend (the ASL interpreter ported from LocalStack, enabled with
 ``mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``).
 moto 5.2.5 needs a few small patches for that to behave like AWS; each one is a
 small named function below, with the reason beside it, and each has a test in
-``tests/unit/local/test_moto_patches.py`` that fails if moto changes under it.
+``tests/integration/test_moto_patches.py`` that fails if moto changes under it.
 
 ``apply()`` installs them all, once (it is idempotent and thread-safe), and
 refuses any moto other than the pinned version: the patches reach into moto's
@@ -14,7 +14,7 @@ internals, which change between releases.
 Public API::
 
     apply() -> None
-    register_handler(function_name, invoke) / unregister_handler(name) / clear_handlers()
+    register_handler(function_name, invoke) / clear_handlers()
     LambdaContext                 # what a handler receives as ``context``
     LambdaServiceFault            # raise it from a handler to fail the Lambda *service*
     retry_delays: list[RetryDelay]  # back-off the interpreter would have slept
@@ -38,10 +38,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
+from imgflow.aws.stepfunctions import TERMINAL_STATUSES
+from imgflow.local.context import LambdaContext, lambda_context
 from imgflow.local.workers import FunctionError, marshal_error_payload, runtime_error_payload
 
 LOG = logging.getLogger(__name__)
@@ -130,30 +131,6 @@ class LambdaServiceFault(Exception):
         return self.error.startswith("Lambda.")
 
 
-@dataclass
-class LambdaContext:
-    """The attributes and method of the AWS Lambda Python context object handlers use."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    timeout_seconds: float = 3.0
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._deadline:
-            self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        # Informational only: the local runtime never kills a slow handler (a thread
-        # cannot be killed, and a slow CI machine must not turn into failures).
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 HandlerCallable = Callable[[Any, LambdaContext], Any]
 _handlers: dict[str, HandlerCallable] = {}
 _handlers_lock = threading.Lock()
@@ -171,19 +148,9 @@ def register_handler(function_name: str, invoke: HandlerCallable) -> None:
         _handlers[function_name] = invoke
 
 
-def unregister_handler(function_name: str) -> None:
-    with _handlers_lock:
-        _handlers.pop(function_name, None)
-
-
 def clear_handlers() -> None:
     with _handlers_lock:
         _handlers.clear()
-
-
-def registered_handlers() -> dict[str, HandlerCallable]:
-    with _handlers_lock:
-        return dict(_handlers)
 
 
 def reset() -> None:
@@ -191,9 +158,6 @@ def reset() -> None:
     clear_handlers()
     retry_delays.clear()
     eventbridge_failures.clear()
-
-
-_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def wait_for_execution(
@@ -208,7 +172,7 @@ def wait_for_execution(
     deadline = time.monotonic() + timeout
     while True:
         desc = sfn_client.describe_execution(executionArn=execution_arn)
-        if desc["status"] in _TERMINAL:
+        if desc["status"] in TERMINAL_STATUSES:
             return desc
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{execution_arn} still {desc['status']} after {timeout}s")
@@ -354,10 +318,6 @@ def apply() -> None:
         _applied = True
 
 
-def is_applied() -> bool:
-    return _applied
-
-
 # ---------------------------------------------------------------------------
 # 1. Lambda: run registered Python handlers in-process, no Docker
 # ---------------------------------------------------------------------------
@@ -393,16 +353,13 @@ def _invoke_registered_handler(fn: Any, event: Any) -> tuple[str, bool, str]:
             "stackTrace": [],
         }
         return json.dumps(payload), True, ""
-    now = datetime.datetime.now(datetime.UTC)
-    context = LambdaContext(
-        function_name=name,
-        function_version=str(fn.version),
-        invoked_function_arn=fn.function_arn,
-        memory_limit_in_mb=int(fn.memory_size or 128),
-        aws_request_id=request_id,
-        log_group_name=f"/aws/lambda/{name}",
-        log_stream_name=f"{now:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}",
-        timeout_seconds=float(fn.timeout or 3),
+    context = lambda_context(
+        name,
+        fn.function_arn,
+        memory_mb=int(fn.memory_size or 128),
+        timeout_s=float(fn.timeout or 3),
+        version=str(fn.version),
+        request_id=request_id,
     )
     try:
         result = handler(event, context)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgflow.aws.stepfunctions import TERMINAL_STATUSES
 from imgflow.contract import ErrorInfo, Outcome
 from imgflow.local import moto_patches
 from imgflow.local.runtime import EmbeddedStack
@@ -38,7 +39,6 @@ from imgflow.trigger import source_from_event
 NOT_MATCHED = "not_matched_by_upload_rule"
 MANIFEST = "run.json"
 LOGS = "logs"  # one file per function: what its workers printed, as CloudWatch would keep
-_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 # progress(done, total): images done of all (run), or executions ended of started (replay)
 Progress = Callable[[int, int], None]
@@ -285,7 +285,7 @@ def wait_for_executions(
     last, changed = None, time.monotonic()
     while True:
         executions = stack.executions()
-        finished = sum(1 for e in executions if e["status"] in _TERMINAL)
+        finished = sum(1 for e in executions if e["status"] in TERMINAL_STATUSES)
         if (finished, len(executions)) != last:
             last, changed = (finished, len(executions)), time.monotonic()
             if progress is not None:
@@ -293,7 +293,7 @@ def wait_for_executions(
         if finished == len(executions):
             break
         if time.monotonic() - changed > limit:
-            stuck = [e for e in executions if e["status"] not in _TERMINAL]
+            stuck = [e for e in executions if e["status"] not in TERMINAL_STATUSES]
             stopped = {e["executionArn"]: _stop(stack, e, limit) for e in stuck}
             return [
                 stopped.get(e["executionArn"]) or stack.describe(e["executionArn"])
@@ -365,7 +365,7 @@ class _Stream:
         waiting = set(keys)  # keys whose child execution has not been seen yet
         changed = time.monotonic()
         while True:
-            parent_ended = self.stack.describe(parent)["status"] in _TERMINAL
+            parent_ended = self.stack.describe(parent)["status"] in TERMINAL_STATUSES
             if self._poll():
                 changed = time.monotonic()
             waiting -= self._open.keys() | self.reports.keys()
@@ -423,7 +423,7 @@ class _Stream:
                 self._key_of[arn] = key
                 self._open.setdefault(key, []).append(arn)
                 changed = True
-            if execution["status"] in _TERMINAL and arn not in self._ended:
+            if execution["status"] in TERMINAL_STATUSES and arn not in self._ended:
                 self._ended[arn] = self.stack.describe(arn)
                 changed = True
         return changed

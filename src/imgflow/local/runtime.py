@@ -42,7 +42,9 @@ from typing import Any
 import boto3
 
 from imgflow.aws import telemetry
+from imgflow.aws.stepfunctions import TERMINAL_STATUSES
 from imgflow.local import moto_patches
+from imgflow.local.context import lambda_context
 from imgflow.local.response_url import ResponseURL
 from imgflow.local.template import (
     ACCOUNT,
@@ -72,7 +74,6 @@ LOCAL_ENV = {
 }
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 INBOX_QUEUE = "imgflow-local-notifications"
-_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _import_lock = threading.Lock()
 
 Fault = Callable[[dict[str, Any]], None]
@@ -496,15 +497,8 @@ class EmbeddedStack:
     def invoke(self, function_logical_id: str, event: Any) -> Any:
         """Call one function's handler directly, as ``sam local invoke`` would."""
         function = self.spec.functions[function_logical_id]
-        context = moto_patches.LambdaContext(
-            function_name=function.name,
-            function_version="$LATEST",
-            invoked_function_arn=function.arn,
-            memory_limit_in_mb=function.memory,
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{function.name}",
-            log_stream_name="local",
-            timeout_seconds=function.timeout,
+        context = lambda_context(
+            function.name, function.arn, memory_mb=function.memory, timeout_s=function.timeout
         )
         if self.workers is not None:
             # A failure raises FunctionError, whose payload is Lambda's.
@@ -524,7 +518,7 @@ class EmbeddedStack:
         """Block until no execution is running; return every execution's description."""
         deadline = time.monotonic() + timeout
         while True:
-            running = [e for e in self.executions() if e["status"] not in _TERMINAL]
+            running = [e for e in self.executions() if e["status"] not in TERMINAL_STATUSES]
             if not running:
                 break
             if time.monotonic() >= deadline:

@@ -9,10 +9,11 @@ one box, as it is in the console's collapsed view.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
+
+from imgflow.contract import ErrorInfo
 
 # Event types that mean "the state that is running now failed" (caught or not).
 _FAILURE_EVENTS = {
@@ -171,16 +172,9 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def error_message(error: str | None, cause: str | None) -> str:
-    """A Lambda error's message (Cause is JSON there), else the Cause as it is."""
-    if not cause:
-        return error or ""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])
-    return cause
+    """A Lambda error's message (Cause is JSON there), else the Cause, else the error name."""
+    parsed = ErrorInfo.from_states_error({"Error": error, "Cause": cause})
+    return parsed.message or error or ""
 
 
 # text ------------------------------------------------------------------------

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from imgflow.aws.stepfunctions import ExecutionAlreadyExistsError
+from imgflow.aws.stepfunctions import TERMINAL_STATUSES, ExecutionAlreadyExistsError
 from imgflow.contract import ErrorInfo
 
 REDRIVE_WINDOW = timedelta(days=14)
 NAME_LIMIT = 80  # StartExecution's name length limit
-_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 class StepFunctionsApi(Protocol):
@@ -162,7 +161,7 @@ def _wait(
     for _ in range(max_polls):
         description = api.describe(result.execution_arn or "")
         result.status = description["status"]
-        if result.status in _TERMINAL:
+        if result.status in TERMINAL_STATUSES:
             result.error = _error_type(description)
             return
         pause(poll_seconds)

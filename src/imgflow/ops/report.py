@@ -10,11 +10,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from imgflow.contract import ErrorInfo, Outcome
-from imgflow.errors import PERMANENT_ERRORS, InvalidEventError
+from imgflow.contract import ErrorInfo, Outcome, failure_outcome
+from imgflow.errors import InvalidEventError
 from imgflow.trigger import source_from_event
-
-_PERMANENT_NAMES = {cls.__name__ for cls in PERMANENT_ERRORS}
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ def report_from_execution(description: dict[str, Any]) -> ImageReport:
             "Cause": description.get("cause"),
         }
     )
-    outcome = Outcome.REJECTED if error.type in _PERMANENT_NAMES else Outcome.ERROR
+    outcome = failure_outcome(error.type)
     return ImageReport(key, "FAILED", outcome, size, None, error, execution)
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from imgflow.contract import ErrorInfo, Notification, Outcome, Quarantined, Stored
-from imgflow.errors import PERMANENT_ERRORS, InvalidEventError
+from imgflow.contract import (
+    ErrorInfo,
+    Notification,
+    Quarantined,
+    Stored,
+    failure_outcome,
+    validated_format,
+)
+from imgflow.errors import InvalidEventError
 from imgflow.trigger import source_from_event
-
-_PERMANENT_NAMES = {cls.__name__ for cls in PERMANENT_ERRORS}
 
 
 def already_reported(status: str, state: dict[str, Any]) -> bool:
@@ -23,7 +28,7 @@ def already_reported(status: str, state: dict[str, Any]) -> bool:
 
 def notification_for(status: str, state: dict[str, Any], execution: str | None) -> Notification:
     """Summarise an execution's state data as a Notification."""
-    image = (state.get("validated") or {}).get("image") or {}
+    image_format = validated_format(state)
     try:
         source = source_from_event(state)
         bucket, key = source.bucket, source.key
@@ -37,7 +42,7 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
             bucket=bucket,
             key=key,
             execution=execution,
-            format=image.get("format"),
+            format=image_format,
             bytes_in=stored.bytes_in,
             bytes_out=stored.bytes_out,
             result=stored.result,
@@ -49,14 +54,14 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
         extra["quarantined"] = copy.to_dict() if copy else None
     if state.get("quarantine_error"):
         extra["quarantine_error"] = ErrorInfo.from_states_error(state["quarantine_error"]).to_dict()
-    outcome = Outcome.REJECTED if error.type in _PERMANENT_NAMES else Outcome.ERROR
+    outcome = failure_outcome(error.type)
     return Notification(
         status="FAILED",
         outcome=outcome,
         bucket=bucket,
         key=key,
         execution=execution,
-        format=image.get("format"),
+        format=image_format,
         error=error,
         extra=extra,
     )

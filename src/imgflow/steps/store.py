@@ -74,13 +74,14 @@ def store_result(
         META_EXECUTION: execution or "",
     }
     mime = content_type(compressed.format)
-    if settings.in_place and compressed.staged is None:
+    outcome: ObjectRef | SkipReason
+    if not settings.in_place:
+        outcome = _publish(compressed, settings, store, metadata, mime)
+    elif compressed.staged is None:
         # Kept: the original already is the best version, and stays untouched.
         return replace(stored, result=source)
-    if settings.in_place:
-        outcome = _replace_original(compressed.staged, source, store, metadata, mime)
     else:
-        outcome = _publish(compressed, settings, store, metadata, mime)
+        outcome = _replace_original(compressed.staged, source, store, metadata, mime)
     if compressed.staged is not None:
         store.delete(compressed.staged.bucket, compressed.staged.key)
     if isinstance(outcome, SkipReason):

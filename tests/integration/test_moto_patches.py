@@ -28,7 +28,7 @@ from imgflow.local import moto_patches
 from imgflow.local.moto_patches import LambdaServiceFault, wait_for_execution
 from imgflow.local.template import read_stack
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"

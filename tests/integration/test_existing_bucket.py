@@ -24,6 +24,7 @@ from imgflow.aws import existing_bucket
 from imgflow.aws.cfn_response import Outcome, answer
 from imgflow.aws.existing_bucket import handle_request
 from imgflow.local import moto_patches
+from imgflow.local.context import lambda_context
 from imgflow.local.response_url import ResponseURL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,16 +145,8 @@ def request(
 
 def send(app, event: dict[str, Any], response_url: ResponseURL) -> dict[str, Any]:
     """Invoke the handler; return what reached the ResponseURL (the body it returned too)."""
-    context = moto_patches.LambdaContext(
-        function_name="imgflow-attach",
-        function_version="$LATEST",
-        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:imgflow-attach",
-        memory_limit_in_mb=256,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name="/aws/lambda/imgflow-attach",
-        log_stream_name="test",
-        timeout_seconds=45,
-    )
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:imgflow-attach"
+    context = lambda_context("imgflow-attach", arn, memory_mb=256, timeout_s=45)
     before = len(response_url.received)
     returned = app.handler(event, context)
     assert len(response_url.received) == before + 1, "exactly one answer per request"
