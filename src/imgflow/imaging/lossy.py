@@ -548,7 +548,7 @@ def _luma_only(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as colour:
         colour.draft("YCbCr", colour.size)  # decode without the colour conversion
         luma = colour.getchannel(0)
-        table = list(colour.quantization[0])
+        table = list(colour.quantization[0])  # type: ignore[attr-defined]  # JPEG files only
     buffer = io.BytesIO()
     luma.save(buffer, "JPEG", qtables=[table], optimize=True)
     return buffer.getvalue()
@@ -561,7 +561,7 @@ def requant_family(image: Image.Image, tables: list[list[int]], sampling: int) -
     def encode(scale: float) -> bytes:
         scaled = [[min(255, max(1, round(v * scale))) for v in t] for t in tables]
         buffer = io.BytesIO()
-        params: dict = {"qtables": scaled, "optimize": True}
+        params: dict[str, object] = {"qtables": scaled, "optimize": True}
         if pixels.mode == "RGB":
             params["subsampling"] = max(sampling, 0)
         pixels.save(buffer, "JPEG", **params)

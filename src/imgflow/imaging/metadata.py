@@ -268,7 +268,7 @@ def jpeg_pictures(data: bytes) -> list[tuple[int, list[JpegSegment], int]]:
     MPO files and Ultra HDR JPEGs append further JPEGs (a second view, a
     gain map) after the primary's EOI; their EXIF may hold GPS too.
     """
-    pictures = []
+    pictures: list[tuple[int, list[JpegSegment], int]] = []
     start = 0
     while True:
         try:
@@ -399,8 +399,8 @@ def _png_policy(data: bytes, policy: MetadataPolicy) -> bytes:
             elif (kept := _exif_for_strip_all(body)) is not None:
                 chunks.append((kind, kept))
         elif kind in _PNG_TEXT:
-            if policy is MetadataPolicy.STRIP_GPS and (body := _png_text_without_gps(kind, body)):
-                chunks.append((kind, body))
+            if policy is MetadataPolicy.STRIP_GPS and (text := _png_text_without_gps(kind, body)):
+                chunks.append((kind, text))
         elif kind == b"tIME" and policy is MetadataPolicy.STRIP_ALL:
             continue
         else:

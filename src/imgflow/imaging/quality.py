@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +80,9 @@ def _mul(a: object, b: object) -> np.ndarray:
 # --- libjxl's recursive Gaussian (CreateRecursiveGaussian, sigma 1.5) ----------
 
 
-def _recursive_gaussian(sigma: float) -> tuple[int, np.ndarray, ...]:
+def _recursive_gaussian(
+    sigma: float,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     radius = round(3.2795 * sigma + 0.2546)
     pi_div_2r = math.pi / (2.0 * radius)
     omega = [pi_div_2r, 3 * pi_div_2r, 5 * pi_div_2r]
@@ -101,8 +104,10 @@ def _recursive_gaussian(sigma: float) -> tuple[int, np.ndarray, ...]:
         mul_prev.append([-d, d2 - 1.0, -d2 * d + 2.0 * d, d2 * d2 - 3.0 * d2 + 1.0])
         mul_prev2.append([-1.0, d, -d2 + 1.0, d2 * d - 2.0 * d])
         mul_in.append([n, -d * n, d2 * n - n, -d2 * d * n + 2.0 * d * n])
-    arrays = (np.array(v, dtype=_F32) for v in (n2, d1, mul_prev, mul_prev2, mul_in))
-    return (radius, *arrays)
+    n2_, d1_, prev_, prev2_, in_ = (
+        np.array(v, dtype=_F32) for v in (n2, d1, mul_prev, mul_prev2, mul_in)
+    )
+    return radius, n2_, d1_, prev_, prev2_, in_
 
 
 _N, _N2, _D1, _MUL_PREV, _MUL_PREV2, _MUL_IN = _recursive_gaussian(1.5)
@@ -406,7 +411,10 @@ class _Scale:
 
     def rows(self, a: int, b: int) -> _Scale:
         """The same scale restricted to rows [a, b)."""
-        cut = lambda planes: {c: p[a:b] for c, p in planes.items()}  # noqa: E731
+
+        def cut(planes: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+            return {c: p[a:b] for c, p in planes.items()}
+
         return _Scale(
             cut(self.xyb),
             cut(self.mu),
@@ -737,7 +745,7 @@ class Reference:
 STRIP_ROWS = 8 * _TILE
 
 
-def _strips(planes: np.ndarray):
+def _strips(planes: np.ndarray) -> Iterator[tuple[int, int, int, np.ndarray]]:
     """(a, b, top, ext): rows [a, b) and the planes' rows [top, ..) around them with the
     blur's reach (RADIUS rows each side, fewer at the image's edges)."""
     h = planes.shape[1]
