@@ -235,3 +235,32 @@ def test_a_failed_backfill_reports_every_image_it_never_reached(repo, tmp_path, 
         r.error and "ended FAILED before this image's turn" in r.error.message for r in reports
     )
     assert all(r.execution and ":backfill-" in r.execution for r in reports)
+
+
+def test_a_local_backfill_holds_one_page_of_files_at_a_time(repo, tmp_path, monkeypatch):
+    from imgflow.local import run as local_run
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(5):
+        (source / f"img{i}.jpg").write_bytes(tiny_jpeg(i))
+    monkeypatch.setattr(local_run, "BACKFILL_PAGE", 2)
+    held = []
+    original = EmbeddedStack.upload
+
+    def upload_and_count(self, key, data, content_type=None):
+        put = original(self, key, data, content_type)
+        held.append(len(self.keys(self.source_bucket)))
+        return put
+
+    monkeypatch.setattr(EmbeddedStack, "upload", upload_and_count)
+    out = tmp_path / "out"
+    reports = local_run.run(
+        [source], out, template=repo / "template.yaml", workers=1, backfill=True
+    )
+    assert [(r.key, r.outcome) for r in reports] == [
+        (f"img{i}.jpg", "compressed") for i in range(5)
+    ]
+    assert max(held) == 2, held  # never more than a page in the embedded S3
+    parents = sorted(p.stem for p in (out / "executions").glob("backfill-*.json"))
+    assert [p.rsplit("-", 1)[1] for p in parents] == ["1", "2", "3"]

@@ -36,6 +36,9 @@ from imgflow.ops.report import ImageReport, report_from_execution
 from imgflow.trigger import source_from_event
 
 NOT_MATCHED = "not_matched_by_upload_rule"
+# A local backfill seeds this many files, then backfills them, then the next page:
+# what the embedded AWS holds at once (one ListObjectsV2 page).
+BACKFILL_PAGE = 1000
 MANIFEST = "run.json"
 LOGS = "logs"  # one file per function: what its workers printed, as CloudWatch would keep
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -335,6 +338,7 @@ class _Stream:
         self._key_of: dict[str, str] = {}  # execution ARN -> key
         self._ended: dict[str, dict[str, Any]] = {}  # ARN -> description, for open keys
         self._unmatched = 0
+        self.backfills = 0  # backfill executions (one per page of files)
         self.counts = cost.WorkflowCounts()  # executions and billed transitions so far
 
     def run(self, uploads: Iterable[Upload], window: int) -> None:
@@ -350,19 +354,28 @@ class _Stream:
             changed = self._settle(changed, self._done)
 
     def backfill(self, uploads: Iterable[Upload], window: int) -> None:
-        """Seed every file as an object from before the stack, then follow one backfill
-        execution (MaxConcurrency ``window``) and its child executions to the end."""
-        keys = []
-        self.sizes: dict[str, int] = {}
+        """Seed the files as objects from before the stack, a page at a time, and follow
+        one backfill execution (MaxConcurrency ``window``) per page to its end.
+
+        Seeding everything first made memory grow with the folder: every object
+        waiting in the embedded S3, and every item in the map's list. A page is
+        what the embedded AWS holds at once, whatever the number of files; each
+        page's backfill lists the bucket, which then holds that page only.
+        """
+        pending = list(uploads)
+        for number, start in enumerate(range(0, len(pending), BACKFILL_PAGE), 1):
+            self._backfill_page(pending[start : start + BACKFILL_PAGE], window, number)
+
+    def _backfill_page(self, uploads: list[Upload], window: int, number: int) -> None:
+        sizes: dict[str, int] = {}
         with self.stack.upload_events_paused():
             for upload in uploads:
                 data = upload.path.read_bytes()
                 self.stack.upload(upload.key, data)
-                keys.append(upload.key)
-                self.sizes[upload.key] = len(data)
-        name = time.strftime("backfill-%Y%m%dT%H%M%SZ", time.gmtime())
+                sizes[upload.key] = len(data)
+        name = time.strftime(f"backfill-%Y%m%dT%H%M%SZ-{number}", time.gmtime())
         parent = self.stack.start_backfill({"maxConcurrency": window}, name=name)
-        waiting = set(keys)  # keys whose child execution has not been seen yet
+        waiting = set(sizes)  # keys whose child execution has not been seen yet
         changed = time.monotonic()
         while True:
             parent_ended = self.stack.describe(parent)["status"] in _TERMINAL
@@ -380,9 +393,10 @@ class _Stream:
                 self._unmatched += 1
             else:
                 # The backfill itself failed before this key's turn: say so, by key.
-                self.reports[key] = _not_reached(key, ended, self.sizes.get(key))
+                self.reports[key] = _not_reached(key, ended, sizes.get(key))
             self._drop(key)
         self._save_parent(parent)
+        self.backfills += 1
         if waiting and self.progress is not None:
             self.progress(len(self.reports) + self._unmatched, self.images)
 
