@@ -274,9 +274,11 @@ def format_estimate(result: BackfillEstimate) -> str:
         ).rstrip()
 
     mp = p.megapixels / p.images if p.images else 0.0
+    # A manifest is read with GetObject, not listed: no pages to show.
+    listed = f" in {p.pages:,} ListObjectsV2 page(s)" if p.pages else ""
     return "\n".join(
         [
-            f"{p.objects:,} objects in {p.pages:,} ListObjectsV2 page(s); {p.images:,} images "
+            f"{p.objects:,} objects{listed}; {p.images:,} images "
             f"the upload rule would match, about {p.megapixels:,.0f} MP ({mp:.1f} MP each, "
             f"at {result.assumptions.mb_per_megapixel:g} MB/MP)",
             f"estimated AWS cost ({cost.REGION}, prices of {cost.PRICES_AS_OF}; docs/backfill.md)",
