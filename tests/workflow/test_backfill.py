@@ -166,6 +166,9 @@ def test_imgflow_run_backfill_writes_what_imgflow_run_writes(repo, tmp_path):
     (parent,) = saved - children
     assert parent.startswith("backfill-") and children <= saved
     assert json.loads((out / "run.json").read_text())["backfill"] is True
+    # The map's child workflow per file (start, Choice, then the Task or Not an image: 3)
+    # and the parent's 4 states (Settings, Apply the input, Listed?, the map).
+    assert json.loads((out / "cost.json").read_text())["map_transitions"] == 6 * 3 + 4
 
 
 def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, monkeypatch, capsys):

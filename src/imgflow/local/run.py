@@ -30,6 +30,7 @@ from imgflow.contract import ErrorInfo, Outcome
 from imgflow.local import moto_patches
 from imgflow.local.runtime import EmbeddedStack
 from imgflow.ops import cost, history
+from imgflow.ops.backfill_cost import map_item_transitions
 from imgflow.ops.html_report import write_html_report
 from imgflow.ops.replay import replay_name
 from imgflow.ops.report import ImageReport, report_from_execution
@@ -395,7 +396,7 @@ class _Stream:
                 # The backfill itself failed before this key's turn: say so, by key.
                 self.reports[key] = _not_reached(key, ended, sizes.get(key))
             self._drop(key)
-        self._save_parent(parent)
+        self._save_parent(parent, len(waiting) if ended["status"] == "SUCCEEDED" else 0)
         self.backfills += 1
         if waiting and self.progress is not None:
             self.progress(len(self.reports) + self._unmatched, self.images)
@@ -417,14 +418,26 @@ class _Stream:
             time.sleep(0.05)
         return changed
 
-    def _save_parent(self, arn: str) -> None:
-        """The backfill execution's own history, beside its children's."""
+    def _save_parent(self, arn: str, others: int) -> None:
+        """The backfill execution's own history, beside its children's, and what it
+        is billed for (``others``: objects its filter turned away)."""
         description = self.stack.describe(arn)
         events = self.stack.history(arn)
-        # Not in self.counts: those are the image workflow's (docs/backfill.md
-        # counts what the map itself is billed).
         definition = json.loads(self.stack.spec.backfill.definition)
+        # moto runs the map's items in threads, not as child workflow executions:
+        # each is billed as AWS would, from the item processor's path.
+        per_image, per_other = map_item_transitions(definition)
+        items = self._map_items(arn)
+        self.counts.add_backfill(events, (items - others) * per_image + others * per_other)
         history.save(self.out_dir, history.SavedExecution(description, definition, events))
+
+    def _map_items(self, arn: str) -> int:
+        """How many objects the backfill's Distributed Map read (its map run's items)."""
+        runs = self.stack.sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
+        if not runs:
+            return 0
+        described = self.stack.sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+        return int(described.get("itemCounts", {}).get("total", 0))
 
     def _poll(self) -> bool:
         """Learn new executions and ended ones; True if anything changed."""
