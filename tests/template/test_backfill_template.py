@@ -165,7 +165,8 @@ def test_a_manifests_items_pass_the_upload_rule_itself_on_their_encoded_keys(rep
     machine = template["Resources"]["ImageWorkflow"]["Properties"]
     rule_keys = machine["Events"]["ImageUploaded"]["Properties"]["Pattern"]["detail"]["object"]
     upload = [p["wildcard"]["Fn::Sub"] for p in rule_keys["key"]]
-    (rule,) = asl["States"][INVENTORY_MAP]["ItemProcessor"]["States"][FILTER]["Choices"]
+    processor = asl["States"][INVENTORY_MAP]["ItemProcessor"]
+    (rule,) = processor["States"][processor["StartAt"]]["Choices"]
     same_bucket, patterns = rule["And"]
     assert same_bucket == {
         "Variable": "$.manifestItem.Bucket",
@@ -182,14 +183,25 @@ def test_a_manifests_items_pass_the_upload_rule_itself_on_their_encoded_keys(rep
     assert substitutions["EncodedKeyPrefix"] == {"Ref": "KeyPrefix"}
 
 
+def unnamed(processor: dict[str, Any], label: str) -> dict[str, Any]:
+    """A manifest map's processor with its states' names in the listing's terms: names
+    are unique in a state machine, so each map's carry its label."""
+    text = json.dumps(processor)
+    for name in (FILTER, "Not an image", TASK):
+        text = text.replace(f'"{label} {name[0].lower()}{name[1:]}"', f'"{name}"')
+    return json.loads(text)
+
+
 def test_the_inventory_and_the_csv_list_share_one_item_processor(asl):
     # The ASL cannot name a processor twice, so it is written twice: this keeps them one.
     inventory, csv_list = asl["States"][INVENTORY_MAP], asl["States"][CSV_MAP]
-    assert inventory["ItemProcessor"] == csv_list["ItemProcessor"]
-    assert {k: v for k, v in inventory.items() if k not in ("Comment", "ItemReader")} == {
-        k: v for k, v in csv_list.items() if k not in ("Comment", "ItemReader")
-    }
-    task = inventory["ItemProcessor"]["States"][TASK]
+    shared = unnamed(inventory["ItemProcessor"], "Inventory row:")
+    assert shared == unnamed(csv_list["ItemProcessor"], "CSV row:")
+    assert set(shared["States"]) == {FILTER, "Not an image", TASK}
+    assert {
+        k: v for k, v in inventory.items() if k not in ("Comment", "ItemReader", "ItemProcessor")
+    } == {k: v for k, v in csv_list.items() if k not in ("Comment", "ItemReader", "ItemProcessor")}
+    task = shared["States"][TASK]
     listing_task = processor(asl)["States"][TASK]
     assert task["Parameters"]["Input"]["manifestItem.$"] == "$.manifestItem"
     assert {k: v for k, v in task.items() if k not in ("Comment", "Parameters")} == {
@@ -201,6 +213,19 @@ def test_the_inventory_and_the_csv_list_share_one_item_processor(asl):
         "CSVHeaderLocation": "GIVEN",
         "CSVHeaders": ["Bucket", "Key"],
     }
+
+
+def test_state_names_are_unique_in_the_whole_state_machine(asl):
+    # AWS (and asl-validator) refuse a name used twice, nested processors included.
+    names: list[str] = []
+
+    def collect(states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            names.append(name)
+            collect(state.get("ItemProcessor", {}).get("States", {}))
+
+    collect(asl["States"])
+    assert len(names) == len(set(names))
 
 
 def test_the_role_reads_manifests_only_under_backfillmanifestlocation(repo):

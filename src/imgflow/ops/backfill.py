@@ -40,7 +40,9 @@ def key_patterns(definition: Mapping[str, Any], state: str = MAP_STATE) -> list[
     """The ``StringMatches`` patterns a map state's item processor tests each key against
     (raw keys for the listing; URL-encoded ones, as the upload rule, for manifests)."""
     processor = definition["States"][state]["ItemProcessor"]
-    (rule,) = processor["States"][FILTER_STATE]["Choices"]
+    # The filter is where each item starts (state names are unique per state machine,
+    # so each map's is named for its map).
+    (rule,) = processor["States"][processor["StartAt"]]["Choices"]
     return [c["StringMatches"] for c in _comparisons(rule) if "StringMatches" in c]
 
 
