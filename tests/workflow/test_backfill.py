@@ -198,6 +198,7 @@ def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, mo
         args = argparse.Namespace(
             stack_name="imgflow",
             prefix="old/",
+            manifest=None,
             max_concurrency=3,
             tolerated_failure_percentage=None,
             dry_run=False,
