@@ -258,6 +258,14 @@ def test_a_local_backfill_holds_one_page_of_files_at_a_time(repo, tmp_path, monk
         return put
 
     monkeypatch.setattr(EmbeddedStack, "upload", upload_and_count)
+    forgotten = []
+    forget = moto_patches.forget_executions
+
+    def forget_and_record(state_machine_arn, arns):
+        forgotten.extend(a for a in arns if ":backfill-" in a)
+        return forget(state_machine_arn, arns)
+
+    monkeypatch.setattr(moto_patches, "forget_executions", forget_and_record)
     out = tmp_path / "out"
     reports = local_run.run(
         [source], out, template=repo / "template.yaml", workers=1, backfill=True
@@ -268,6 +276,8 @@ def test_a_local_backfill_holds_one_page_of_files_at_a_time(repo, tmp_path, monk
     assert max(held) == 2, held  # never more than a page in the embedded S3
     parents = sorted(p.stem for p in (out / "executions").glob("backfill-*.json"))
     assert [p.rsplit("-", 1)[1] for p in parents] == ["1", "2", "3"]
+    # each page's backfill, once saved, is dropped from the embedded AWS with its map run
+    assert sorted(a.rsplit(":", 1)[1] for a in forgotten) == parents
 
 
 # --------------------------------------------------------------------------- manifests

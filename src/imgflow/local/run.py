@@ -38,8 +38,8 @@ from imgflow.trigger import source_from_event
 
 NOT_MATCHED = "not_matched_by_upload_rule"
 # A local backfill seeds this many files, then backfills them, then the next page:
-# what the embedded AWS holds at once (one ListObjectsV2 page).
-BACKFILL_PAGE = 1000
+# what the embedded AWS holds at once, objects and the map's items (a few KB each).
+BACKFILL_PAGE = 500
 MANIFEST = "run.json"
 LOGS = "logs"  # one file per function: what its workers printed, as CloudWatch would keep
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -359,9 +359,10 @@ class _Stream:
         one backfill execution (MaxConcurrency ``window``) per page to its end.
 
         Seeding everything first made memory grow with the folder: every object
-        waiting in the embedded S3, and every item in the map's list. A page is
-        what the embedded AWS holds at once, whatever the number of files; each
-        page's backfill lists the bucket, which then holds that page only.
+        waiting in the embedded S3, and every item of the map, which moto keeps
+        until its execution is dropped. A page is what the embedded AWS holds at
+        once, whatever the number of files; each page's backfill lists the
+        bucket, which then holds that page only, and is forgotten once saved.
         """
         pending = list(uploads)
         for number, start in enumerate(range(0, len(pending), BACKFILL_PAGE), 1):
@@ -430,6 +431,8 @@ class _Stream:
         items = self._map_items(arn)
         self.counts.add_backfill(events, (items - others) * per_image + others * per_other)
         history.save(self.out_dir, history.SavedExecution(description, definition, events))
+        # Written out: moto would keep it, and its map run's items, to the end of the run.
+        moto_patches.forget_executions(self.stack.backfill_arn, {arn})
 
     def _map_items(self, arn: str) -> int:
         """How many objects the backfill's Distributed Map read (its map run's items)."""
