@@ -11,7 +11,8 @@
 #                        translation (roles, state machine, rule, queues...;
 #                        skips with reasons: .checkov.yaml)
 #                        cfn-lint and checkov also scan the template with
-#                        ExistingSourceBucket set (CHECKS_EXISTING_DEFAULTS)
+#                        ExistingSourceBucket and BackfillManifestLocation set
+#                        (CHECKS_EXISTING_DEFAULTS)
 #   check-asl            asl-validator on statemachine/*.asl.json (placeholders substituted)
 #   check-build          sam build (python3.13) + import every built handler
 #   checks-tools         install every tool (venvs under .tools/, tools/node_modules)
@@ -31,11 +32,13 @@ CHECKS_REGION ?= us-east-1
 
 # The scanners evaluate conditions with the parameters' defaults: scan once more
 # with a bucket attached (custom resource, its function and policy, no source
-# bucket), SSE-KMS and in place (the key grants of the readers and writers).
+# bucket), SSE-KMS and in place (the key grants of the readers and writers), and
+# a manifest location (the backfill's ReadManifests statement).
 CHECKS_EXISTING := $(CHECKS_OUT)/existing-bucket
 CHECKS_EXISTING_DEFAULTS := --default ExistingSourceBucket=example-existing-bucket \
 	--default SourceBucketKmsKeyArn=arn:aws:kms:$(CHECKS_REGION):123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \
-	--default InPlace=true
+	--default InPlace=true \
+	--default BackfillManifestLocation=example-inventory-bucket/imgflow/
 
 # Offline and quiet: a region for sam/cfn-lint/samtranslator, no telemetry,
 # no update checks.

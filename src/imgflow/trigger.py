@@ -1,13 +1,15 @@
 """The one place that turns a triggering event into the S3 object it names.
 
-Three shapes arrive: the EventBridge "Object Created" event (what the rule
+Four shapes arrive: the EventBridge "Object Created" event (what the rule
 delivers on AWS), a classic S3 notification with ``Records`` (``sam local
-generate-event s3 put``), and the contract's own ``{"source": ObjectRef}``.
-The state machine hands ValidateImage either of them wrapped with the
-execution, ``{"event": ..., "execution": arn}``; ``sam local invoke`` and
-``imgflow invoke`` pass them bare.
-S3 URL-encodes the key in both of its shapes (``+`` for a space; Powertools'
-data classes decode both the same way); the contract's keys are raw.
+generate-event s3 put``), the contract's own ``{"source": ObjectRef}`` (the
+backfill's listing), and ``{"manifestItem": ...}``, a row of an S3 Inventory or
+a CSV list as the backfill's Distributed Map reads it (``Bucket``, ``Key``,
+optional ``Size`` and ``ETag``). The state machine hands ValidateImage any of
+them wrapped with the execution, ``{"event": ..., "execution": arn}``; ``sam
+local invoke`` and ``imgflow invoke`` pass them bare. S3 URL-encodes the key in
+its events and its inventories alike (``+`` for a space; Powertools' data
+classes decode events the same way); the contract's keys are raw.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def source_from_event(event: Any) -> ObjectRef:
         return ObjectRef.from_dict(event["validated"]["source"])
     if isinstance(event.get("source"), dict):
         return _from_contract(event["source"])
+    if isinstance(event.get("manifestItem"), dict):
+        return _from_manifest_item(event["manifestItem"])
     if event.get("detail-type") == "Object Created" and isinstance(event.get("detail"), dict):
         return _from_eventbridge(event["detail"])
     records = event.get("Records")
@@ -37,7 +41,7 @@ def source_from_event(event: Any) -> ObjectRef:
         return _from_records(records)
     raise InvalidEventError(
         "event is neither an EventBridge 'Object Created' event, an S3 notification "
-        "with Records, nor an imgflow payload with 'source'"
+        "with Records, nor an imgflow payload with 'source' or 'manifestItem'"
     )
 
 
@@ -48,6 +52,16 @@ def _from_contract(source: dict[str, Any]) -> ObjectRef:
     if ref.etag and ref.etag.startswith('"'):
         return dataclasses.replace(ref, etag=ref.etag.strip('"'))
     return ref
+
+
+def _from_manifest_item(item: dict[str, Any]) -> ObjectRef:
+    """A row of an S3 Inventory (its fileSchema's names) or of a CSV list: strings,
+    the key URL-encoded; Size and ETag only if the inventory was configured with them."""
+    try:
+        fields = {"key": item["Key"], "size": item.get("Size") or None, "etag": item.get("ETag")}
+        return _object_ref(item["Bucket"], fields, "etag", "version-id")
+    except (KeyError, TypeError) as exc:
+        raise InvalidEventError(f"manifest item lacks {exc}") from exc
 
 
 def _from_eventbridge(detail: dict[str, Any]) -> ObjectRef:

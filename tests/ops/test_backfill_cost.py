@@ -4,8 +4,9 @@ Hand arithmetic, default template (compress 2,048 MB, the rest 1,024 MB),
 1,200 objects of which 1,000 images of 2 MP, listed in 2 pages:
 - Standard transitions: per image 3 (the map's child start, its Choice, its Task)
   + 8 (Validate, Already compressed?, Large image?, Compress, Store, Stored?,
-  Notify, Done); per other object 3 (start, Choice, Not an image); the parent 3
-  (Settings, Apply the input, the Map): 11,000 + 600 + 3 = 11,603 x $0.025/1,000.
+  Notify, Done); per other object 3 (start, Choice, Not an image); the parent 4
+  (Settings, Apply the input, Listed or in a manifest?, the Map): 11,000 + 600 + 4
+  = 11,604 x $0.025/1,000.
 - Lambda: 2 MP x 1.36 s/MP = 2.72 s x 2 GB = 5.44 GB-s, + (0.174 + 0.116 +
   0.174) s x 1 GB = 5.904 GB-s per image; 4 requests per image.
 - S3: 2 PUT/COPY + 6 GET/HEAD per image, and 2 LISTs. SNS: 1 publish per image.
@@ -42,22 +43,22 @@ def test_transitions_per_image_are_walked_on_both_definitions(result):
 
 def test_a_first_run_costs_what_the_hand_arithmetic_says(result):
     first = line(result.first_run)
-    assert first.step_functions == pytest.approx(11_603 * 0.025 / 1000)
+    assert first.step_functions == pytest.approx(11_604 * 0.025 / 1000)
     assert first.lambda_compute == pytest.approx(5_904 * 0.0000166667)
     assert first.lambda_requests == pytest.approx(4_000 * 0.20 / 1e6)
     assert first.s3_requests == pytest.approx((2_000 + 2) * 0.005 / 1000 + 6_000 * 0.0004 / 1000)
     assert first.sns == pytest.approx(1_000 * 0.50 / 1e6)
-    assert first.total == pytest.approx(0.4021852, rel=1e-6)
+    assert first.total == pytest.approx(0.4022102, rel=1e-6)
     arm = line(result.first_run, architecture="arm64")
     assert arm.lambda_compute == pytest.approx(5_904 * PRICES.lambda_gb_second["arm64"])
 
 
 def test_a_rerun_pays_only_for_the_skips(result):
     again = line(result.rerun)
-    assert again.step_functions == pytest.approx(6_603 * 0.025 / 1000)
+    assert again.step_functions == pytest.approx(6_604 * 0.025 / 1000)
     assert again.lambda_compute == pytest.approx(60 * 0.0000166667)
     assert again.sns == 0
-    assert again.total == pytest.approx(0.165075 + 0.001000002 + 0.0002 + 0.00121, rel=1e-6)
+    assert again.total == pytest.approx(0.1651 + 0.001000002 + 0.0002 + 0.00121, rel=1e-6)
 
 
 def test_sizes_become_megapixels_at_the_stated_rate():

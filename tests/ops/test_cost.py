@@ -78,6 +78,20 @@ def test_standard_bills_transitions_and_express_requests_and_64_mb_duration():
     assert result.line("EXPRESS", "x86_64").step_functions == pytest.approx(express)
 
 
+def test_a_backfills_own_transitions_are_standard_in_every_deployment():
+    # The Distributed Map's child workflow per object and the parent's states: a .sync
+    # child needs a Standard parent, so even the Express rows pay them as transitions.
+    counts = cost.WorkflowCounts(executions=1000, transitions=8000)
+    plain = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000)
+    counts.add_backfill([{"type": "PassStateEntered"}] * 4, 1000 * 3)
+    assert counts.map_transitions == 3004
+    backfill = cost.estimate(thousand_compressions(), FUNCTIONS, counts, 1000)
+    for before, after in zip(plain.lines, backfill.lines, strict=True):
+        assert after.step_functions - before.step_functions == pytest.approx(3004 * 0.025 / 1000)
+    assert "the backfill's 3004 Standard transitions" in cost.format_cost_table(backfill)
+    assert cost.Estimate.from_dict(backfill.to_dict()).map_transitions == 3004
+
+
 def test_on_the_cpu_basis_a_busy_machine_does_not_change_the_bill():
     """Same CPU time, three times the wall time: the bill follows the CPU time."""
     idle = [Invocation("CompressImageFunction", 1000.0, cpu_ms=900.0)]

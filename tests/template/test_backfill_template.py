@@ -154,3 +154,84 @@ def test_the_backfill_role_has_what_a_distributed_map_of_sync_children_needs(
         a.startswith("arn:aws:s3:::imgflow-failedbucket/backfill-results/")
         for a in grants["s3:GetObject"]
     )
+
+
+INVENTORY_MAP = "Process every object of the inventory"
+CSV_MAP = "Process every object of the CSV list"
+
+
+def test_a_manifests_items_pass_the_upload_rule_itself_on_their_encoded_keys(repo, asl):
+    template = load_yaml(repo / "template.yaml")
+    machine = template["Resources"]["ImageWorkflow"]["Properties"]
+    rule_keys = machine["Events"]["ImageUploaded"]["Properties"]["Pattern"]["detail"]["object"]
+    upload = [p["wildcard"]["Fn::Sub"] for p in rule_keys["key"]]
+    processor = asl["States"][INVENTORY_MAP]["ItemProcessor"]
+    (rule,) = processor["States"][processor["StartAt"]]["Choices"]
+    same_bucket, patterns = rule["And"]
+    assert same_bucket == {
+        "Variable": "$.manifestItem.Bucket",
+        "StringEquals": "${SourceBucketName}",
+    }
+    assert all(c["Variable"] == "$.manifestItem.Key" for c in patterns["Or"])
+    encoded = [
+        c["StringMatches"].replace("${EncodedKeyPrefix}", "${KeyPrefix}") for c in patterns["Or"]
+    ]
+    assert encoded == upload
+    substitutions = template["Resources"]["BackfillWorkflow"]["Properties"][
+        "DefinitionSubstitutions"
+    ]
+    assert substitutions["EncodedKeyPrefix"] == {"Ref": "KeyPrefix"}
+
+
+def unnamed(processor: dict[str, Any], label: str) -> dict[str, Any]:
+    """A manifest map's processor with its states' names in the listing's terms: names
+    are unique in a state machine, so each map's carry its label."""
+    text = json.dumps(processor)
+    for name in (FILTER, "Not an image", TASK):
+        text = text.replace(f'"{label} {name[0].lower()}{name[1:]}"', f'"{name}"')
+    return json.loads(text)
+
+
+def test_the_inventory_and_the_csv_list_share_one_item_processor(asl):
+    # The ASL cannot name a processor twice, so it is written twice: this keeps them one.
+    inventory, csv_list = asl["States"][INVENTORY_MAP], asl["States"][CSV_MAP]
+    shared = unnamed(inventory["ItemProcessor"], "Inventory row:")
+    assert shared == unnamed(csv_list["ItemProcessor"], "CSV row:")
+    assert set(shared["States"]) == {FILTER, "Not an image", TASK}
+    assert {
+        k: v for k, v in inventory.items() if k not in ("Comment", "ItemReader", "ItemProcessor")
+    } == {k: v for k, v in csv_list.items() if k not in ("Comment", "ItemReader", "ItemProcessor")}
+    task = shared["States"][TASK]
+    listing_task = processor(asl)["States"][TASK]
+    assert task["Parameters"]["Input"]["manifestItem.$"] == "$.manifestItem"
+    assert {k: v for k, v in task.items() if k not in ("Comment", "Parameters")} == {
+        k: v for k, v in listing_task.items() if k not in ("Comment", "Parameters")
+    }
+    assert inventory["ItemReader"]["ReaderConfig"] == {"InputType": "MANIFEST"}
+    assert csv_list["ItemReader"]["ReaderConfig"] == {
+        "InputType": "CSV",
+        "CSVHeaderLocation": "GIVEN",
+        "CSVHeaders": ["Bucket", "Key"],
+    }
+
+
+def test_state_names_are_unique_in_the_whole_state_machine(asl):
+    # AWS (and asl-validator) refuse a name used twice, nested processors included.
+    names: list[str] = []
+
+    def collect(states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            names.append(name)
+            collect(state.get("ItemProcessor", {}).get("States", {}))
+
+    collect(asl["States"])
+    assert len(names) == len(set(names))
+
+
+def test_the_role_reads_manifests_only_under_backfillmanifestlocation(repo):
+    none = _grants(read_resources(repo / "template.yaml"))
+    assert all("backfill-results/" in arn for arn in none.get("s3:GetObject", []))
+    given = _grants(
+        read_resources(repo / "template.yaml", {"BackfillManifestLocation": "inventory/cms/"})
+    )
+    assert "arn:aws:s3:::inventory/cms/*" in given["s3:GetObject"]

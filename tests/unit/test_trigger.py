@@ -90,3 +90,34 @@ def test_the_state_machines_wrapper_with_the_execution_names_the_same_object(sha
     wrapped = {"event": event, "execution": "arn:aws:states:us-east-1:1:execution:wf:x"}
     assert source_from_event(wrapped) == source_from_event(event)
     assert source_from_event(wrapped).key == AWKWARD_KEY
+
+
+def test_an_inventory_row_reaches_the_workflow_with_its_real_key():
+    item = {
+        "Bucket": "cms-uploads",
+        "Key": "photos/holiday%20snaps/stra%C3%9Fe+1%2B2.jpg",
+        "Size": "124550",
+        "ETag": "0123abcd",
+        "LastModifiedDate": "2026-11-30T10:00:00.000Z",
+    }
+    ref = source_from_event(
+        {"manifestItem": item, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "x"}
+    )
+    assert (ref.bucket, ref.key, ref.size, ref.etag) == (
+        "cms-uploads",
+        "photos/holiday snaps/straße 1+2.jpg",
+        124550,
+        "0123abcd",
+    )
+
+
+def test_a_csv_list_row_without_size_or_etag_names_its_object():
+    ref = source_from_event({"manifestItem": {"Bucket": "b", "Key": "a+b%28c%29.png"}})
+    assert (ref.key, ref.size, ref.etag) == ("a b(c).png", None, None)
+    ref = source_from_event({"manifestItem": {"Bucket": "b", "Key": "x.png", "Size": ""}})
+    assert ref.size is None
+
+
+def test_a_manifest_item_without_a_key_is_an_invalid_event():
+    with pytest.raises(InvalidEventError, match="manifest item lacks 'Key'"):
+        source_from_event({"manifestItem": {"Bucket": "b"}})

@@ -166,6 +166,9 @@ def test_imgflow_run_backfill_writes_what_imgflow_run_writes(repo, tmp_path):
     (parent,) = saved - children
     assert parent.startswith("backfill-") and children <= saved
     assert json.loads((out / "run.json").read_text())["backfill"] is True
+    # The map's child workflow per file (start, Choice, then the Task or Not an image: 3)
+    # and the parent's 4 states (Settings, Apply the input, Listed?, the map).
+    assert json.loads((out / "cost.json").read_text())["map_transitions"] == 6 * 3 + 4
 
 
 def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, monkeypatch, capsys):
@@ -195,6 +198,7 @@ def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, mo
         args = argparse.Namespace(
             stack_name="imgflow",
             prefix="old/",
+            manifest=None,
             max_concurrency=3,
             tolerated_failure_percentage=None,
             dry_run=False,
@@ -235,3 +239,169 @@ def test_a_failed_backfill_reports_every_image_it_never_reached(repo, tmp_path, 
         r.error and "ended FAILED before this image's turn" in r.error.message for r in reports
     )
     assert all(r.execution and ":backfill-" in r.execution for r in reports)
+
+
+def test_a_local_backfill_holds_one_page_of_files_at_a_time(repo, tmp_path, monkeypatch):
+    from imgflow.local import run as local_run
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i in range(5):
+        (source / f"img{i}.jpg").write_bytes(tiny_jpeg(i))
+    monkeypatch.setattr(local_run, "BACKFILL_PAGE", 2)
+    held = []
+    original = EmbeddedStack.upload
+
+    def upload_and_count(self, key, data, content_type=None):
+        put = original(self, key, data, content_type)
+        held.append(len(self.keys(self.source_bucket)))
+        return put
+
+    monkeypatch.setattr(EmbeddedStack, "upload", upload_and_count)
+    forgotten = []
+    forget = moto_patches.forget_executions
+
+    def forget_and_record(state_machine_arn, arns):
+        forgotten.extend(a for a in arns if ":backfill-" in a)
+        return forget(state_machine_arn, arns)
+
+    monkeypatch.setattr(moto_patches, "forget_executions", forget_and_record)
+    out = tmp_path / "out"
+    reports = local_run.run(
+        [source], out, template=repo / "template.yaml", workers=1, backfill=True
+    )
+    assert [(r.key, r.outcome) for r in reports] == [
+        (f"img{i}.jpg", "compressed") for i in range(5)
+    ]
+    assert max(held) == 2, held  # never more than a page in the embedded S3
+    parents = sorted(p.stem for p in (out / "executions").glob("backfill-*.json"))
+    assert [p.rsplit("-", 1)[1] for p in parents] == ["1", "2", "3"]
+    # each page's backfill, once saved, is dropped from the embedded AWS with its map run
+    assert sorted(a.rsplit(":", 1)[1] for a in forgotten) == parents
+
+
+# --------------------------------------------------------------------------- manifests
+
+# Keys as S3 Inventory writes them (URL-encoded, "+" for a space), with what the
+# backfill must make of them: the real key, or None where the upload rule would not
+# match (outside KeyPrefix, no image suffix, or another bucket's object).
+MANIFEST_ROWS = [
+    ("SOURCE", "photos/holiday%20snaps/stra%C3%9Fe+1.jpg", "photos/holiday snaps/straße 1.jpg"),
+    ("SOURCE", "photos/a%2Bb+%281%29.PNG", "photos/a+b (1).PNG"),
+    ("SOURCE", "photos/plain.jpeg", "photos/plain.jpeg"),
+    ("SOURCE", "photos/notes.txt", None),
+    ("SOURCE", "other/outside.jpg", None),
+    ("someone-elses-bucket", "photos/theirs.jpg", None),
+]
+
+
+def inventory_csv(rows: list[tuple[str, str, int]]) -> bytes:
+    import csv
+    import gzip
+
+    text = io.StringIO()
+    csv.writer(text, quoting=csv.QUOTE_ALL).writerows(rows)
+    return gzip.compress(text.getvalue().encode())
+
+
+def put_inventory(stack: EmbeddedStack, objects: dict[str, bytes]) -> str:
+    """An S3 Inventory of the source bucket (two data files), as S3 delivers one."""
+    rows = [
+        (stack.source_bucket if b == "SOURCE" else b, k, len(objects.get(real or "", b"x")))
+        for b, k, real in MANIFEST_ROWS
+    ]
+    stack.s3.create_bucket(Bucket="inventory")
+    files = []
+    for n, part in enumerate([rows[:3], rows[3:]]):
+        key = f"inv/source/daily/2026-12-01T01-00Z/data/part-{n}.csv.gz"
+        stack.s3.put_object(Bucket="inventory", Key=key, Body=inventory_csv(part))
+        files.append({"key": key, "size": 1, "MD5checksum": "0"})
+    manifest = {
+        "sourceBucket": stack.source_bucket,
+        "destinationBucket": "arn:aws:s3:::inventory",
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size",
+        "files": files,
+    }
+    key = "inv/source/daily/2026-12-01T01-00Z/manifest.json"
+    stack.s3.put_object(Bucket="inventory", Key=key, Body=json.dumps(manifest).encode())
+    return key
+
+
+def put_csv_list(stack: EmbeddedStack) -> str:
+    text = io.StringIO()
+    import csv
+
+    for bucket, key, _ in MANIFEST_ROWS:
+        csv.writer(text).writerow([stack.source_bucket if bucket == "SOURCE" else bucket, key])
+    stack.s3.create_bucket(Bucket="inventory")
+    stack.s3.put_object(Bucket="inventory", Key="lists/old.csv", Body=text.getvalue().encode())
+    return "lists/old.csv"
+
+
+def run_manifest_backfill(stack: EmbeddedStack, key: str) -> dict[str, Any]:
+    before = {e["executionArn"] for e in stack.executions()}
+    settings = {"manifest": {"bucket": "inventory", "key": key}, "maxConcurrency": 4}
+    arn = stack.start_backfill(settings)
+    parent = moto_patches.wait_for_execution(stack.sfn, arn, timeout=600, poll=0.1)
+    children = [stack.describe(e["executionArn"]) for e in stack.wait(timeout=600)]
+    return {"parent": parent, "children": [c for c in children if c["executionArn"] not in before]}
+
+
+@pytest.mark.parametrize("kind", ["inventory", "csv list"])
+def test_a_manifest_backfill_runs_each_eligible_object_once_by_its_real_key(repo, kind):
+    real_keys = [real for _, _, real in MANIFEST_ROWS if real]
+    objects = {k: tiny_jpeg(i) for i, k in enumerate(real_keys)}
+    objects |= {"photos/notes.txt": b"text", "other/outside.jpg": tiny_jpeg(9)}
+    with EmbeddedStack(repo / "template.yaml", {"KeyPrefix": "photos/"}) as stack:
+        seed(stack, objects)
+        key = put_inventory(stack, objects) if kind == "inventory" else put_csv_list(stack)
+
+        first = run_manifest_backfill(stack, key)
+        assert first["parent"]["status"] == "SUCCEEDED", first["parent"]
+        assert keys_of(first["children"]) == Counter({k: 1 for k in real_keys})
+        assert {c["status"] for c in first["children"]} == {"SUCCEEDED"}
+        assert set(results(stack)) == set(real_keys)  # each compressed, by its real key
+        if kind == "inventory":
+            sizes = {json.loads(c["input"])["manifestItem"]["Size"] for c in first["children"]}
+            assert sizes == {str(len(objects[k])) for k in real_keys}
+
+        done = results(stack)
+        second = run_manifest_backfill(stack, key)
+        assert second["parent"]["status"] == "SUCCEEDED", second["parent"]
+        assert skip_reasons(second["children"]) == Counter({"already_processed": len(real_keys)})
+        assert results(stack) == done
+
+
+@pytest.mark.parametrize(
+    ("manifest", "error", "cause"),
+    [
+        (None, "States.ItemReaderFailed", "NoSuchKey"),
+        (b"{not json", "States.ItemReaderFailed", "not an S3 Inventory manifest"),
+        (b'{"fileFormat": "Parquet"}', "States.ItemReaderFailed", "only CSV inventories"),
+    ],
+)
+def test_a_missing_or_malformed_manifest_fails_the_backfill_and_touches_nothing(
+    repo, manifest, error, cause
+):
+    objects = {"photos/a.jpg": tiny_jpeg(1)}
+    with EmbeddedStack(repo / "template.yaml") as stack:
+        seed(stack, objects)
+        stack.s3.create_bucket(Bucket="inventory")
+        if manifest is not None:
+            stack.s3.put_object(Bucket="inventory", Key="inv/manifest.json", Body=manifest)
+        ended = run_manifest_backfill(stack, "inv/manifest.json")
+        assert ended["parent"]["status"] == "FAILED"
+        assert ended["parent"]["error"] == error and cause in ended["parent"]["cause"], ended
+        assert ended["children"] == []
+        assert stack.read(stack.source_bucket, "photos/a.jpg") == objects["photos/a.jpg"]
+        assert results(stack) == {}
+
+
+def test_a_manifest_that_is_neither_an_inventory_nor_a_csv_list_is_refused_by_name(repo):
+    with EmbeddedStack(repo / "template.yaml") as stack:
+        stack.s3.create_bucket(Bucket="inventory")
+        ended = run_manifest_backfill(stack, "inv/list.txt")
+    assert ended["parent"]["status"] == "FAILED" and ended["children"] == []
+    assert ended["parent"]["error"] == "UnsupportedManifest"

@@ -13,7 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from imgflow.ops.backfill import KeyFilter, Listing, key_patterns, listed_prefix
+from imgflow.ops.backfill import (
+    CSV_LIST,
+    CSV_LIST_FIELDS,
+    CSV_LIST_STATE,
+    INVENTORY,
+    INVENTORY_STATE,
+    InventoryManifest,
+    KeyFilter,
+    Listing,
+    csv_rows,
+    key_patterns,
+    listed_prefix,
+    manifest_kind,
+)
 
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -34,6 +47,16 @@ class Backfill:
     @property
     def matches(self) -> KeyFilter:
         return KeyFilter(key_patterns(self.definition))
+
+    def manifest_matches(self, kind: str) -> KeyFilter:
+        """The filter of a manifest's items: the upload rule's patterns, URL-encoded keys."""
+        state = INVENTORY_STATE if kind == INVENTORY else CSV_LIST_STATE
+        return KeyFilter(key_patterns(self.definition, state))
+
+    @property
+    def manifest_location(self) -> str:
+        """BackfillManifestLocation: the bucket/prefix its role may read manifests under."""
+        return self.parameters.get("BackfillManifestLocation", "")
 
 
 def session(region: str | None = None, profile: str | None = None) -> Any:
@@ -74,7 +97,47 @@ def list_objects(
     for page in pages:
         listing.pages += 1
         for item in page.get("Contents", []):
-            listing.add(item["Key"], int(item["Size"]), matches)
+            listing.add(int(item["Size"]), matches(item["Key"]))
+    return listing
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """s3://bucket/key -> (bucket, key)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
+    return bucket, key
+
+
+def check_manifest(s3: Any, bucket: str, key: str) -> InventoryManifest | None:
+    """Fail before anything starts if the manifest cannot be what the backfill reads:
+    missing, not a CSV inventory's manifest.json, or an inventory of every version.
+    Returns the inventory's manifest (None for a CSV list)."""
+    kind = manifest_kind(key)
+    if kind == CSV_LIST:
+        s3.head_object(Bucket=bucket, Key=key)
+        return None
+    manifest = InventoryManifest.parse(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    manifest.check_current_versions_only()
+    return manifest
+
+
+def read_manifest(s3: Any, bucket: str, key: str, found: Backfill) -> Listing:
+    """Every row of an S3 Inventory or a CSV list, counted with the backfill's own filter
+    (the source bucket, the upload rule's patterns on the URL-encoded key)."""
+    kind = manifest_kind(key)
+    listing = Listing(kind=kind)
+    matches = found.manifest_matches(kind)
+    inventory = check_manifest(s3, bucket, key)
+    if inventory is None:
+        files = [(bucket, key, CSV_LIST_FIELDS)]
+    else:
+        files = [(inventory.bucket, f, inventory.fields) for f in inventory.files]
+    for file_bucket, file_key, fields in files:
+        listing.pages += 1
+        data = s3.get_object(Bucket=file_bucket, Key=file_key)["Body"].read()
+        for item in csv_rows(data, fields, f"s3://{file_bucket}/{file_key}"):
+            listing.add_item(item, found.source_bucket, matches)
     return listing
 
 

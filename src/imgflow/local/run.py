@@ -31,12 +31,16 @@ from imgflow.contract import ErrorInfo, Outcome
 from imgflow.local import moto_patches
 from imgflow.local.runtime import EmbeddedStack
 from imgflow.ops import cost, history
+from imgflow.ops.backfill_cost import map_item_transitions
 from imgflow.ops.html_report import write_html_report
 from imgflow.ops.replay import replay_name
 from imgflow.ops.report import ImageReport, report_from_execution
 from imgflow.trigger import source_from_event
 
 NOT_MATCHED = "not_matched_by_upload_rule"
+# A local backfill seeds this many files, then backfills them, then the next page:
+# what the embedded AWS holds at once, objects and the map's items (a few KB each).
+BACKFILL_PAGE = 500
 MANIFEST = "run.json"
 LOGS = "logs"  # one file per function: what its workers printed, as CloudWatch would keep
 
@@ -335,6 +339,7 @@ class _Stream:
         self._key_of: dict[str, str] = {}  # execution ARN -> key
         self._ended: dict[str, dict[str, Any]] = {}  # ARN -> description, for open keys
         self._unmatched = 0
+        self.backfills = 0  # backfill executions (one per page of files)
         self.counts = cost.WorkflowCounts()  # executions and billed transitions so far
 
     def run(self, uploads: Iterable[Upload], window: int) -> None:
@@ -350,19 +355,29 @@ class _Stream:
             changed = self._settle(changed, self._done)
 
     def backfill(self, uploads: Iterable[Upload], window: int) -> None:
-        """Seed every file as an object from before the stack, then follow one backfill
-        execution (MaxConcurrency ``window``) and its child executions to the end."""
-        keys = []
-        self.sizes: dict[str, int] = {}
+        """Seed the files as objects from before the stack, a page at a time, and follow
+        one backfill execution (MaxConcurrency ``window``) per page to its end.
+
+        Seeding everything first made memory grow with the folder: every object
+        waiting in the embedded S3, and every item of the map, which moto keeps
+        until its execution is dropped. A page is what the embedded AWS holds at
+        once, whatever the number of files; each page's backfill lists the
+        bucket, which then holds that page only, and is forgotten once saved.
+        """
+        pending = list(uploads)
+        for number, start in enumerate(range(0, len(pending), BACKFILL_PAGE), 1):
+            self._backfill_page(pending[start : start + BACKFILL_PAGE], window, number)
+
+    def _backfill_page(self, uploads: list[Upload], window: int, number: int) -> None:
+        sizes: dict[str, int] = {}
         with self.stack.upload_events_paused():
             for upload in uploads:
                 data = upload.path.read_bytes()
                 self.stack.upload(upload.key, data)
-                keys.append(upload.key)
-                self.sizes[upload.key] = len(data)
-        name = time.strftime("backfill-%Y%m%dT%H%M%SZ", time.gmtime())
+                sizes[upload.key] = len(data)
+        name = time.strftime(f"backfill-%Y%m%dT%H%M%SZ-{number}", time.gmtime())
         parent = self.stack.start_backfill({"maxConcurrency": window}, name=name)
-        waiting = set(keys)  # keys whose child execution has not been seen yet
+        waiting = set(sizes)  # keys whose child execution has not been seen yet
         changed = time.monotonic()
         while True:
             parent_ended = self.stack.describe(parent)["status"] in TERMINAL_STATUSES
@@ -380,9 +395,10 @@ class _Stream:
                 self._unmatched += 1
             else:
                 # The backfill itself failed before this key's turn: say so, by key.
-                self.reports[key] = _not_reached(key, ended, self.sizes.get(key))
+                self.reports[key] = _not_reached(key, ended, sizes.get(key))
             self._drop(key)
-        self._save_parent(parent)
+        self._save_parent(parent, len(waiting) if ended["status"] == "SUCCEEDED" else 0)
+        self.backfills += 1
         if waiting and self.progress is not None:
             self.progress(len(self.reports) + self._unmatched, self.images)
 
@@ -403,14 +419,28 @@ class _Stream:
             time.sleep(0.05)
         return changed
 
-    def _save_parent(self, arn: str) -> None:
-        """The backfill execution's own history, beside its children's."""
+    def _save_parent(self, arn: str, others: int) -> None:
+        """The backfill execution's own history, beside its children's, and what it
+        is billed for (``others``: objects its filter turned away)."""
         description = self.stack.describe(arn)
         events = self.stack.history(arn)
-        # Not in self.counts: those are the image workflow's (docs/backfill.md
-        # counts what the map itself is billed).
         definition = json.loads(self.stack.spec.backfill.definition)
+        # moto runs the map's items in threads, not as child workflow executions:
+        # each is billed as AWS would, from the item processor's path.
+        per_image, per_other = map_item_transitions(definition)
+        items = self._map_items(arn)
+        self.counts.add_backfill(events, (items - others) * per_image + others * per_other)
         history.save(self.out_dir, history.SavedExecution(description, definition, events))
+        # Written out: moto would keep it, and its map run's items, to the end of the run.
+        moto_patches.forget_executions(self.stack.backfill_arn, {arn})
+
+    def _map_items(self, arn: str) -> int:
+        """How many objects the backfill's Distributed Map read (its map run's items)."""
+        runs = self.stack.sfn.list_map_runs(executionArn=arn).get("mapRuns", [])
+        if not runs:
+            return 0
+        described = self.stack.sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+        return int(described.get("itemCounts", {}).get("total", 0))
 
     def _poll(self) -> bool:
         """Learn new executions and ended ones; True if anything changed."""

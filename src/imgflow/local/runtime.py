@@ -444,8 +444,9 @@ class EmbeddedStack:
     def start_backfill(
         self, settings: dict[str, Any] | None = None, name: str | None = None
     ) -> str:
-        """Start the backfill state machine with these settings ({"prefix",
-        "maxConcurrency", "toleratedFailurePercentage"}, all optional); its ARN."""
+        """Start the backfill state machine with these settings ({"prefix", "manifest":
+        {"bucket", "key"}, "maxConcurrency", "toleratedFailurePercentage"}, all optional);
+        its ARN."""
         args: dict[str, Any] = {
             "stateMachineArn": self.backfill_arn,
             "input": json.dumps(settings or {}),

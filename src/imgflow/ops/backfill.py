@@ -1,6 +1,7 @@
 """What a backfill would process: the backfill state machine's own key filter, in Python.
 
-``imgflow backfill --dry-run`` lists the source bucket and counts what the
+``imgflow backfill --dry-run`` lists the source bucket (or reads the S3
+Inventory or CSV list given with ``--manifest``) and counts what the
 Distributed Map would run. The filter is not written a second time here: it
 is read from the backfill definition (the Choice state's ``StringMatches``
 patterns, which tests/template/test_backfill_template.py keeps equal to the
@@ -11,20 +12,94 @@ No AWS call is made: this module imports neither boto3 nor moto.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-MAP_STATE = "Process every object"
+MAP_STATE = "Process every object"  # the listing
+INVENTORY_STATE = "Process every object of the inventory"
+CSV_LIST_STATE = "Process every object of the CSV list"
 FILTER_STATE = "Would the upload rule match it?"
+INVENTORY, CSV_LIST = "S3 Inventory", "CSV list"
+# The fields of a CSV list's rows (the ASL's CSVHeaders): S3 Batch Operations' format.
+CSV_LIST_FIELDS = ["Bucket", "Key"]
 
 
-def key_patterns(definition: Mapping[str, Any]) -> list[str]:
-    """The ``StringMatches`` patterns the backfill's item processor tests each key against."""
-    processor = definition["States"][MAP_STATE]["ItemProcessor"]
-    (rule,) = processor["States"][FILTER_STATE]["Choices"]
-    return [comparison["StringMatches"] for comparison in rule["Or"]]
+def _comparisons(rule: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield rule
+    for operand in [*rule.get("And", []), *rule.get("Or", [])]:
+        yield from _comparisons(operand)
+
+
+def key_patterns(definition: Mapping[str, Any], state: str = MAP_STATE) -> list[str]:
+    """The ``StringMatches`` patterns a map state's item processor tests each key against
+    (raw keys for the listing; URL-encoded ones, as the upload rule, for manifests)."""
+    processor = definition["States"][state]["ItemProcessor"]
+    # The filter is where each item starts (state names are unique per state machine,
+    # so each map's is named for its map).
+    (rule,) = processor["States"][processor["StartAt"]]["Choices"]
+    return [c["StringMatches"] for c in _comparisons(rule) if "StringMatches" in c]
+
+
+def manifest_kind(key: str) -> str:
+    """Which reader the backfill's "Which manifest?" Choice picks for this key."""
+    if key.endswith(".json"):
+        return INVENTORY
+    if key.endswith(".csv"):
+        return CSV_LIST
+    raise ValueError(
+        f"{key!r} is neither an S3 Inventory manifest (manifest.json) nor a CSV list (.csv)"
+    )
+
+
+@dataclass(frozen=True)
+class InventoryManifest:
+    """An S3 Inventory's manifest.json: where its CSV data files are, and their columns."""
+
+    bucket: str
+    files: list[str]
+    fields: list[str]
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> InventoryManifest:
+        """Raises ValueError saying why this is not a CSV inventory's manifest."""
+        try:
+            manifest = json.loads(text)
+            if not isinstance(manifest, dict):
+                raise TypeError("not a JSON object")
+            fmt = manifest.get("fileFormat")
+            if fmt != "CSV":
+                raise ValueError(f"fileFormat is {fmt!r}; only CSV inventories can be read")
+            fields = [name.strip() for name in manifest["fileSchema"].split(",")]
+            bucket = str(manifest["destinationBucket"]).rsplit(":", 1)[-1]
+            files = [str(f["key"]) for f in manifest["files"]]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"not an S3 Inventory manifest: {exc}") from exc
+        return cls(bucket, files, fields)
+
+    def check_current_versions_only(self) -> None:
+        """An inventory of every version lists old versions and delete markers too."""
+        if "IsLatest" in self.fields:
+            raise ValueError(
+                "this inventory lists every object version (IncludedObjectVersions=All): "
+                "the backfill would run old versions and delete markers; use an inventory "
+                "of current versions"
+            )
+
+
+def csv_rows(data: bytes, fields: list[str], where: str) -> Iterator[dict[str, str]]:
+    """The rows of an inventory data file (gzip or plain) or a CSV list, named by ``fields``."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    for row in csv.reader(io.StringIO(data.decode("utf-8"))):
+        if len(row) != len(fields):
+            raise ValueError(f"{where}: a row has {len(row)} fields, expected {fields}")
+        yield dict(zip(fields, row, strict=True))
 
 
 def listed_prefix(definition: Mapping[str, Any]) -> str:
@@ -59,17 +134,31 @@ class KeyFilter:
 
 @dataclass
 class Listing:
-    """What a listing held, and what of it the backfill would process."""
+    """What a listing (or manifest) held, and what of it the backfill would process.
+
+    A manifest may give no size (an inventory without the Size field, a CSV
+    list): such objects are counted, their bytes are not (``unsized_images``).
+    """
 
     objects: int = 0
     bytes: int = 0
     images: int = 0
     image_bytes: int = 0
-    pages: int = 0
+    pages: int = 0  # ListObjectsV2 pages, or a manifest's data files
+    unsized_images: int = 0
+    kind: str = field(default="listing")
 
-    def add(self, key: str, size: int, matches: KeyFilter) -> None:
+    def add(self, size: int | None, matched: bool) -> None:
         self.objects += 1
-        self.bytes += size
-        if matches(key):
+        self.bytes += size or 0
+        if matched:
             self.images += 1
-            self.image_bytes += size
+            self.image_bytes += size or 0
+            self.unsized_images += size is None
+
+    def add_item(self, item: Mapping[str, str], source_bucket: str, matches: KeyFilter) -> None:
+        """A manifest row, as the manifest item processor's Choice tests it: the source
+        bucket, and the upload rule's patterns on the key as written (URL-encoded)."""
+        size = item.get("Size")
+        matched = item.get("Bucket") == source_bucket and matches(item["Key"])
+        self.add(int(size) if size else None, matched)

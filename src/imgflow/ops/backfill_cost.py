@@ -156,6 +156,18 @@ def _functions(states: Mapping[str, Any], path: list[str]) -> list[str]:
     return found
 
 
+def map_item_transitions(backfill: Mapping[str, Any], state: str = MAP_STATE) -> tuple[int, int]:
+    """Standard transitions per object of the backfill's Distributed Map: (an image, an
+    object the filter turns away). AWS bills one transition per child workflow execution
+    the map starts, then the child's own states (docs.aws.amazon.com/step-functions/
+    latest/dg/concepts-transitions.html)."""
+    processor = backfill["States"][state]["ItemProcessor"]
+    states, start = processor["States"], processor["StartAt"]
+    return 1 + len(path_to(states, start, RUN_IMAGE_WORKFLOW)), 1 + len(
+        path_to(states, start, NOT_AN_IMAGE)
+    )
+
+
 # The estimate ------------------------------------------------------------------
 def declared_parameters(template: Path) -> set[str]:
     """The parameter names a template declares."""
@@ -184,12 +196,7 @@ def estimate(
         first_path = main_path(states, image["StartAt"])
     done_path = path_to(states, image["StartAt"], SKIPPED)
 
-    processor = backfill["States"][MAP_STATE]["ItemProcessor"]
-    # AWS bills one transition per child execution the Distributed Map starts, then
-    # the child's own states (docs.aws.amazon.com/step-functions/latest/dg/
-    # concepts-transitions.html).
-    map_image = 1 + len(path_to(processor["States"], processor["StartAt"], RUN_IMAGE_WORKFLOW))
-    map_other = 1 + len(path_to(processor["States"], processor["StartAt"], NOT_AN_IMAGE))
+    map_image, map_other = map_item_transitions(backfill)
     parent = len(main_path(backfill["States"], backfill["StartAt"]))
     others = plan.objects - plan.images
 
@@ -274,9 +281,11 @@ def format_estimate(result: BackfillEstimate) -> str:
         ).rstrip()
 
     mp = p.megapixels / p.images if p.images else 0.0
+    # A manifest is read with GetObject, not listed: no pages to show.
+    listed = f" in {p.pages:,} ListObjectsV2 page(s)" if p.pages else ""
     return "\n".join(
         [
-            f"{p.objects:,} objects in {p.pages:,} ListObjectsV2 page(s); {p.images:,} images "
+            f"{p.objects:,} objects{listed}; {p.images:,} images "
             f"the upload rule would match, about {p.megapixels:,.0f} MP ({mp:.1f} MP each, "
             f"at {result.assumptions.mb_per_megapixel:g} MB/MP)",
             f"estimated AWS cost ({cost.REGION}, prices of {cost.PRICES_AS_OF}; docs/backfill.md)",

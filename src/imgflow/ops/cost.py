@@ -161,11 +161,21 @@ class WorkflowCounts:
 
     executions: int = 0
     transitions: int = 0
+    # A backfill's own: its executions' states and, per object its Distributed Map
+    # read, the child workflow execution's (one for the start, then its states).
+    # Always Standard: .sync children need a Standard parent, whatever the image
+    # workflow's type.
+    map_transitions: int = 0
 
     def add(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Count one execution from its history (GetExecutionHistory events)."""
         self.executions += 1
         self.transitions += billed_transitions(events)
+
+    def add_backfill(self, events: Iterable[Mapping[str, Any]], items: int) -> None:
+        """Count a backfill execution from its history, and the ``items`` transitions
+        of its map's child workflow executions (which moto does not record)."""
+        self.map_transitions += billed_transitions(events) + items
 
 
 def billed_transitions(events: Iterable[Mapping[str, Any]]) -> int:
@@ -258,6 +268,7 @@ class Estimate:
     assumptions: Assumptions
     lines: list[Line]  # the run, one per (workflow, architecture)
     conditions: Conditions | None = None
+    map_transitions: int = 0  # a backfill's own (WorkflowCounts), in every line
     prices_as_of: str = PRICES_AS_OF
     region: str = REGION
 
@@ -306,6 +317,7 @@ class Estimate:
             assumptions=Assumptions(**data["assumptions"]),
             lines=[Line(**{k: v for k, v in x.items() if k in line_fields}) for x in data["lines"]],
             conditions=Conditions(**data["conditions"]) if data.get("conditions") else None,
+            map_transitions=data.get("map_transitions", 0),
             prices_as_of=data["prices_as_of"],
             region=data["region"],
         )
@@ -374,6 +386,7 @@ def estimate(
         s3.tier1 * prices.s3_tier1_per_thousand + s3.tier2 * prices.s3_tier2_per_thousand
     ) / 1000
     sns_cost = publishes * prices.sns_per_million_publishes / 1e6
+    backfill = counts.map_transitions * prices.standard_per_thousand_transitions / 1000
     lines = []
     for workflow in WORKFLOWS:
         for architecture in ARCHITECTURES:
@@ -399,7 +412,7 @@ def estimate(
                     architecture=architecture,
                     lambda_compute=gb_seconds * prices.lambda_gb_second[architecture],
                     lambda_requests=requests * prices.lambda_per_million_requests / 1e6,
-                    step_functions=states,
+                    step_functions=states + backfill,
                     s3_requests=s3_cost,
                     sns=sns_cost,
                 )
@@ -408,6 +421,7 @@ def estimate(
         images=images,
         executions=counts.executions,
         transitions=counts.transitions,
+        map_transitions=counts.map_transitions,
         functions=usage,
         s3=s3,
         sns_publishes=publishes,
@@ -542,6 +556,14 @@ def format_cost_table(result: Estimate) -> str:
         f"template's MemorySize), {result.executions} executions,",
         f"{result.transitions} state transitions, {result.s3.tier1} S3 PUT/COPY + "
         f"{result.s3.tier2} GET/HEAD, {result.sns_publishes} SNS publishes;",
+        *(
+            [
+                f"and the backfill's {result.map_transitions} Standard transitions in every "
+                "row (its Distributed Map's child workflow per object, and its own states);"
+            ]
+            if result.map_transitions
+            else []
+        ),
         f"durations: {_BASIS[a.duration_basis].format(a=a)}; duration factor "
         f"{a.duration_factor:g}, arm64 factor {a.arm_factor:g} (not measured); free tiers not "
         "deducted",
