@@ -176,9 +176,9 @@ class _Scripted(lossy._Search):
         self.best, self.evaluations, self.encodes, self.tried = None, 0, 0, []
         self.known, self.offsets, self.confirmations = {}, lossy._Offsets(), 0
 
-    def _measure(self, data: bytes, screen: bool) -> tuple[float, bool]:
+    def _measure(self, data: bytes, screen: bool) -> tuple[float, bool, None]:
         family, param = data.split(b":")[:2]
-        return self.scores(family.decode(), float(param)), True
+        return self.scores(family.decode(), float(param)), True, None
 
 
 def scripted_family(name: str, size: Callable[[float], int]) -> lossy.Family:
