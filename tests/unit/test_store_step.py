@@ -110,9 +110,10 @@ def test_result_of_an_older_upload_of_the_key_is_replaced():
     assert store.head(DESTINATION, KEY).metadata[META_SOURCE_ETAG] == work.source.etag
 
 
-def test_retry_of_this_step_after_it_wrote_returns_its_own_result():
-    store = InMemoryObjectStore()
-    config = settings()
+@pytest.mark.parametrize("in_place", [False, True], ids=["destination", "in-place"])
+def test_retry_of_this_step_after_it_wrote_returns_its_own_result(in_place: bool):
+    store = InMemoryObjectStore(versioned={SOURCE} if in_place else set())
+    config = settings(in_place=in_place)
     work = compressed(store, upload(store), config)
     first = store_result(work, config, store, MINE)
 
@@ -274,18 +275,6 @@ def test_in_place_duplicate_that_replaced_first_makes_this_one_skip():
 
     assert stored.reason == SkipReason.ALREADY_PROCESSED
     assert len(store.versions(SOURCE, KEY)) == 2, "the original and one replacement"
-
-
-def test_in_place_retry_after_its_own_replacement_returns_it():
-    store = InMemoryObjectStore(versioned={SOURCE})
-    config = settings(in_place=True)
-    work = compressed(store, upload(store), config)
-    first = store_result(work, config, store, MINE)
-
-    again = store_result(work, config, store, MINE)
-
-    assert again.outcome == Outcome.COMPRESSED
-    assert again.result == first.result
 
 
 def test_in_place_original_deleted_since_validation_makes_this_one_skip():
