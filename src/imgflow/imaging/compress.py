@@ -19,8 +19,6 @@ Decisions:
   grayscale. CMYK/YCCK JPEGs take the lossless path: re-encoding them would
   need a colour conversion through their (often absent) ICC profile, and the
   print workflows that produce them expect CMYK back.
-- Lossy PNG (``png_palette``, off by default): an 8-bit palette version
-  under the same score guard, used only when smaller.
 """
 
 from __future__ import annotations
@@ -61,7 +59,6 @@ def compress(
     mode: CompressionMode,
     metadata_policy: MetadataPolicy,
     quality_target: float = 85.0,
-    png_palette: bool = False,
 ) -> CompressedImage:
     """Optimise an image ``validate.inspect`` accepted; see the module docstring for the rules.
 
@@ -90,10 +87,6 @@ def compress(
         found = _try_lossy(baseline, quality_target, len(result))
         if found is not None:
             result, method, score = found
-    if mode is CompressionMode.LOSSY and png_palette and info.format == "PNG" and info.frames == 1:
-        paletted = _try(lambda d: png.quantize_lossy(d, quality_target) or d, baseline)
-        if paletted is not None and len(paletted) < len(result):
-            result, method, score = paletted, png.PALETTE_METHOD, None
     outcome = Outcome.KEPT_ORIGINAL if result is data else Outcome.COMPRESSED
     return CompressedImage(result, outcome, method, info.format, len(data), len(result), score)
 

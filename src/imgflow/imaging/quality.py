@@ -547,10 +547,6 @@ class Reference:
                 kept["variance"][c][a:b] = s11 - m * m
         return _Scale(kept["xyb"], kept["mu"], kept["variance"], ssim, used, edges)
 
-    @classmethod
-    def from_image(cls, image: Image.Image, *, exact: bool = True) -> Reference:
-        return cls(linear_rgb(image), exact=exact)
-
     @staticmethod
     def _blur_all(planes: list[np.ndarray], *, exact: bool) -> list[np.ndarray]:
         """Each plane blurred on its own. The exact blur takes them stacked: its

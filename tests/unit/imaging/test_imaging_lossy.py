@@ -249,38 +249,6 @@ def test_quality_estimate_from_tables() -> None:
         assert abs(jpeg.estimate_quality(list(image.quantization[0])) - q) <= 1
 
 
-def test_png_palette_is_off_by_default_and_guarded_when_on() -> None:
-    flat = photo(size=(160, 120), seed=2).quantize(64).convert("RGB")  # few colours
-    data = encode(flat, "PNG", icc_profile=SRGB)
-    info = inspect(data, Limits())
-    plain = compress(data, info, mode=CompressionMode.LOSSY, metadata_policy=MetadataPolicy.KEEP)
-    assert plain.method != "png-palette"
-    paletted = compress(
-        data,
-        info,
-        mode=CompressionMode.LOSSY,
-        metadata_policy=MetadataPolicy.KEEP,
-        png_palette=True,
-    )
-    assert paletted.method == "png-palette"
-    assert paletted.bytes_out < plain.bytes_out
-    out = opened(paletted.data)
-    assert out.mode == "P"
-    assert out.info["icc_profile"] == SRGB
-    assert quality.score_bytes(data, paletted.data) >= 85.0
-
-
-def test_png_palette_refused_when_it_would_show() -> None:
-    data = encode(photo(size=(160, 120), seed=4), "PNG")  # smooth gradients, many colours
-    assert png_quantize(data, 99.0) is None
-
-
-def png_quantize(data: bytes, target: float) -> bytes | None:
-    from imgflow.imaging import png
-
-    return png.quantize_lossy(data, target)
-
-
 def test_an_integer_family_never_scores_the_same_setting_twice(no_mozjpeg) -> None:
     def encode(q: float) -> bytes:
         head = f"q:{q:.6f}:".encode()
