@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from imgflow.aws.stepfunctions import TERMINAL_STATUSES
 from imgflow.ops.backfill import (
     CSV_LIST,
     CSV_LIST_FIELDS,
@@ -27,8 +28,6 @@ from imgflow.ops.backfill import (
     listed_prefix,
     manifest_kind,
 )
-
-_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def wait(
         description = sfn.describe_execution(executionArn=execution_arn)
         if report is not None:
             report(description)
-        if description["status"] in _TERMINAL:
+        if description["status"] in TERMINAL_STATUSES:
             return description
         sleep(poll_seconds)
 
