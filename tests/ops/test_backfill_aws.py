@@ -12,9 +12,9 @@ import pytest
 from moto import mock_aws
 
 from imgflow.aws import backfill
+from imgflow.backfill import KeyFilter, key_patterns
 from imgflow.commands.backfill import main
 from imgflow.local.template import read_stack
-from imgflow.ops.backfill import KeyFilter, key_patterns
 
 REGION = "us-east-1"
 BUCKET = "cms-uploads"

@@ -2,7 +2,7 @@
 start it, follow it.
 
 The filter a listing is counted with is the deployed backfill definition's own
-(imgflow.ops.backfill), so a dry run counts what the Distributed Map would run.
+(imgflow.backfill), so a dry run counts what the Distributed Map would run.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgflow.aws.stepfunctions import TERMINAL_STATUSES
-from imgflow.ops.backfill import (
-    CSV_LIST,
-    CSV_LIST_FIELDS,
+from imgflow.backfill import (
     CSV_LIST_STATE,
-    INVENTORY,
     INVENTORY_STATE,
-    InventoryManifest,
     KeyFilter,
     Listing,
-    csv_rows,
     key_patterns,
     listed_prefix,
+)
+from imgflow.manifests import (
+    CSV_LIST,
+    CSV_LIST_FIELDS,
+    INVENTORY,
+    InventoryManifest,
+    csv_rows,
     manifest_kind,
 )
 

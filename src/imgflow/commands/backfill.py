@@ -121,7 +121,7 @@ def main(args: argparse.Namespace, boto_session: Any = None) -> int:
 def _manifest(uri: str, found: Any) -> tuple[str, str]:
     """The manifest's bucket and key, if the stack's backfill may read it."""
     from imgflow.aws import backfill
-    from imgflow.ops.backfill import manifest_kind
+    from imgflow.manifests import manifest_kind
 
     bucket, key = backfill.parse_s3_uri(uri)
     manifest_kind(key)

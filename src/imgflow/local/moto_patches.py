@@ -1070,7 +1070,7 @@ def _inventory_items(s3_client: Any, manifest_text: str, max_items: int) -> list
     """The rows of an S3 Inventory, as AWS's MANIFEST reader yields them: one dict per
     row of every CSV data file, named by the manifest's fileSchema. Raises ValueError
     with the reason when the manifest is not one it can read."""
-    from imgflow.ops.backfill import InventoryManifest, csv_rows
+    from imgflow.manifests import InventoryManifest, csv_rows
 
     manifest = InventoryManifest.parse(manifest_text)
     items: list[dict[str, str]] = []

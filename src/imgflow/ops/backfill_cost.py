@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imgflow.backfill import MAP_STATE
 from imgflow.local.template import read_stack
 from imgflow.ops import cost
-from imgflow.ops.backfill import MAP_STATE
 
 IMAGE_ASL = "statemachine/compress_image.asl.json"
 BACKFILL_ASL = "statemachine/backfill.asl.json"
