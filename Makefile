@@ -38,8 +38,8 @@ run: venv
 	$(BIN)/imgflow run samples --out $(RUN_OUT)
 
 lint: venv
-	$(BIN)/ruff check src functions tests tools benchmarks
-	$(BIN)/ruff format --check src functions tests tools benchmarks
+	$(BIN)/ruff check src toolkit functions tests tools benchmarks
+	$(BIN)/ruff format --check src toolkit functions tests tools benchmarks
 
 # tests/unit alone: the core without moto, in seconds to minutes.
 unit: venv

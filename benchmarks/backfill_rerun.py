@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from imgflow.local import moto_patches
-from imgflow.local.run import collect
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.run import collect
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 RESULTS_FILES = "backfill-results/"
 

@@ -68,7 +68,7 @@ def synthetic_reports():
     (the JPEGs) lossy with a score from 85.1 up.
     """
     from imgflow.contract import ErrorInfo
-    from imgflow.ops.report import ImageReport
+    from imgflow_toolkit.report.images import ImageReport
 
     formats = ["JPEG", "PNG", "GIF", "WEBP"]
 

@@ -48,10 +48,10 @@ from PIL import Image
 
 from imgflow.contract import META_SOURCE_ETAG
 from imgflow.errors import TransientError
-from imgflow.local import moto_patches
-from imgflow.local.moto_patches import LambdaServiceFault
-from imgflow.local.runtime import EmbeddedStack
 from imgflow.trigger import source_from_event
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.moto_patches import LambdaServiceFault
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 REPO = Path(__file__).resolve().parent.parent
 # (name Step Functions sees, how to raise it)

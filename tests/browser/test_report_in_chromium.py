@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imgflow.cli import main
-from imgflow.ops.html_report import write_html_report
+from imgflow_toolkit.cli import main
+from imgflow_toolkit.report.page import write_html_report
 
 CHROMIUM = Path(os.environ.get("IMGFLOW_CHROMIUM", "/usr/bin/chromium"))
 ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "browser"

@@ -2,7 +2,7 @@
 
 Each request goes through functions/attach/app.py as CloudFormation sends it;
 the answer is PUT over real HTTP to a server on 127.0.0.1 standing in for the
-pre-signed ResponseURL (imgflow.local.response_url), and read back from there.
+pre-signed ResponseURL (imgflow_toolkit.local.response_url), and read back from there.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from moto import mock_aws
 from imgflow.aws import existing_bucket
 from imgflow.aws.cfn_response import Outcome, answer
 from imgflow.aws.existing_bucket import handle_request
-from imgflow.local import moto_patches
-from imgflow.local.context import lambda_context
-from imgflow.local.response_url import ResponseURL
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.context import lambda_context
+from imgflow_toolkit.local.response_url import ResponseURL
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_KEYS = ["photos/harbour.jpg", "photos/holiday snaps/straße 1.jpg", "broken/truncated.jpg"]

@@ -1,4 +1,4 @@
-"""One test (at least) per moto patch in imgflow.local.moto_patches.
+"""One test (at least) per moto patch in imgflow_toolkit.local.moto_patches.
 
 Each fails if moto changes under the patch or the patch is removed. Executions run
 in moto's background threads: tests wait with a bounded describe_execution poll,
@@ -24,9 +24,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from imgflow.local import moto_patches
-from imgflow.local.moto_patches import LambdaServiceFault, wait_for_execution
-from imgflow.local.template import read_stack
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.moto_patches import LambdaServiceFault, wait_for_execution
+from imgflow_toolkit.local.template import read_stack
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -18,8 +18,8 @@ from moto import mock_aws
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.contract import ObjectRef
 from imgflow.errors import ImageTooLargeError, ObjectNotFoundError, WriteConflictError
-from imgflow.local import moto_patches
 from imgflow.storage import ObjectStore
+from imgflow_toolkit.local import moto_patches
 from memory_store import InMemoryObjectStore
 
 PLAIN, VERSIONED = "plain-bucket", "versioned-bucket"

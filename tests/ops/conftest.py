@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imgflow.cli import main
+from imgflow_toolkit.cli import main
 
 
 @pytest.fixture(scope="session")

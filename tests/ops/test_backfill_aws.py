@@ -13,8 +13,8 @@ from moto import mock_aws
 
 from imgflow.aws import backfill
 from imgflow.backfill import KeyFilter, key_patterns
-from imgflow.commands.backfill import main
-from imgflow.local.template import read_stack
+from imgflow_toolkit.commands.backfill import main
+from imgflow_toolkit.local.template import read_stack
 
 REGION = "us-east-1"
 BUCKET = "cms-uploads"

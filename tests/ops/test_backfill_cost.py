@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import pytest
 
-from imgflow.ops import backfill_cost
-from imgflow.ops.cost import PRICES
+from imgflow_toolkit.report import backfill_cost
+from imgflow_toolkit.report.cost import PRICES
 
 PLAN = backfill_cost.Plan(objects=1200, images=1000, megapixels=2000.0, pages=2)
 

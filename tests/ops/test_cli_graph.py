@@ -9,8 +9,8 @@ import boto3
 from aws_records import ASL, HISTORIES, recorded
 from botocore.stub import Stubber
 
-from imgflow.cli import main
-from imgflow.commands import graph as graph_command
+from imgflow_toolkit.cli import main
+from imgflow_toolkit.commands import graph as graph_command
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from imgflow.cli import main
-from imgflow.commands.invoke import resolve_function
+from imgflow_toolkit.cli import main
+from imgflow_toolkit.commands.invoke import resolve_function
 
 # Each file in events/ and the function it is the input of.
 EVENT_FUNCTIONS = {

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from imgflow.local.template import read_stack
-from imgflow.ops import cost, history
+from imgflow_toolkit.executions import history
+from imgflow_toolkit.local.template import read_stack
+from imgflow_toolkit.report import cost
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "histories"
 COMPRESS = cost.FunctionConfig("CompressImageFunction", 2048, "x86_64")
@@ -238,7 +239,7 @@ def test_a_runs_cost_json_counts_the_transitions_of_its_saved_histories(sample_r
 
 def test_the_cost_model_imports_no_aws_sdk():
     code = (
-        "import sys, imgflow.ops.cost; "
+        "import sys, imgflow_toolkit.report.cost; "
         "print(sorted({'boto3', 'botocore', 'moto'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from aws_records import definition, recorded
 
-from imgflow.ops import graph
+from imgflow_toolkit.executions import graph
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -11,8 +11,8 @@ from urllib.parse import unquote
 import pytest
 
 from imgflow.contract import ErrorInfo
-from imgflow.ops.html_report import write_html_report
-from imgflow.ops.report import ImageReport
+from imgflow_toolkit.report.images import ImageReport
+from imgflow_toolkit.report.page import write_html_report
 
 
 class _Page(HTMLParser):
@@ -134,7 +134,7 @@ def test_failures_are_grouped_by_error_type(sample_run):
 
 
 def test_the_report_shows_the_runs_aws_cost_from_cost_json(sample_run):
-    from imgflow.ops import cost
+    from imgflow_toolkit.report import cost
 
     estimate = cost.load(sample_run)
     html = (sample_run / "report.html").read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from imgflow.cli import main
+from imgflow_toolkit.cli import main
 
 
 def _run(repo, inputs, out, *options: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from imgflow.commands.run import ProgressBar
+from imgflow_toolkit.commands.run import ProgressBar
 
 
 class _Terminal(io.StringIO):

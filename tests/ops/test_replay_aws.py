@@ -11,8 +11,8 @@ from aws_records import recorded
 from botocore.stub import ANY, Stubber
 
 from imgflow.aws.stepfunctions import StepFunctions
-from imgflow.commands import replay as replay_command
-from imgflow.ops.replay import NAME_LIMIT, parse_since, replay, replay_name
+from imgflow_toolkit.commands import replay as replay_command
+from imgflow_toolkit.executions.replay import NAME_LIMIT, parse_since, replay, replay_name
 
 MACHINE = "arn:aws:states:eu-west-1:111122223333:stateMachine:ImageWorkflow-Xy12AbCdEf34"
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

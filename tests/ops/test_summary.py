@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from imgflow.contract import ErrorInfo
-from imgflow.ops.report import ImageReport
-from imgflow.ops.summary import format_overview, quality_target, summarise
+from imgflow_toolkit.report.images import ImageReport
+from imgflow_toolkit.report.summary import format_overview, quality_target, summarise
 
 
 def test_summary_figures_by_hand():

@@ -1,7 +1,7 @@
 """The backfill state machine against the template: same filter as the upload rule,
 the contract's input for every image, and the permissions a Distributed Map needs.
 
-Resolved with imgflow.local.template, as CloudFormation would with these
+Resolved with imgflow_toolkit.local.template, as CloudFormation would with these
 parameters; tools/checks.mk runs asl-validator, cfn-lint and checkov on it too.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imgflow.local.template import load_yaml, read_resources, read_stack
+from imgflow_toolkit.local.template import load_yaml, read_resources, read_stack
 
 MAP = "Process every object"
 FILTER = "Would the upload rule match it?"

@@ -1,6 +1,6 @@
 """template.yaml with ExistingSourceBucket: what is created, and what every policy names.
 
-Resolved with imgflow.local.template (parameters, conditions and intrinsics as
+Resolved with imgflow_toolkit.local.template (parameters, conditions and intrinsics as
 CloudFormation would), so each test looks at what a deploy with these
 parameters would create. tools/checks.mk also runs cfn-lint and checkov on
 the template with ExistingSourceBucket set.
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from imgflow.local.template import read_resources, read_stack
+from imgflow_toolkit.local.template import read_resources, read_stack
 
 BUCKET = "cms-uploads"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
@@ -173,7 +173,7 @@ def test_the_key_is_granted_to_a_created_bucket_too(repo):
     [("ExistingSourceBucket", "Not_A_Bucket"), ("SourceBucketKmsKeyArn", "alias/aws/s3")],
 )
 def test_malformed_parameters_are_refused_before_any_deploy(repo, name, value):
-    from imgflow.local.template import TemplateError
+    from imgflow_toolkit.local.template import TemplateError
 
     with pytest.raises(TemplateError, match=name):
         read_stack(repo / "template.yaml", {name: value})

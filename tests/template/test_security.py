@@ -1,6 +1,6 @@
 """template.yaml lets no one in: least privilege, TLS only, encryption, bounds, alarms.
 
-Read from the template itself (SAM short forms parsed by imgflow.local.template),
+Read from the template itself (SAM short forms parsed by imgflow_toolkit.local.template),
 so a policy widened by accident fails here before checkov or a review sees it.
 cfn-lint and checkov (make checks) cover the generic rules; these are imgflow's.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imgflow.local.template import load_yaml
+from imgflow_toolkit.local.template import load_yaml
 
 BUCKETS = ("SourceBucket", "DestinationBucket", "FailedBucket")
 FUNCTIONS = (
@@ -207,7 +207,7 @@ def test_log_groups_are_encrypted_and_expire(resources):
 
 
 def test_the_heavy_functions_can_be_bounded(resources, repo):
-    from imgflow.local.template import read_stack
+    from imgflow_toolkit.local.template import read_stack
 
     for name in ("CompressImageFunction", "CompressLargeImageFunction"):
         compress = resources[name]["Properties"]

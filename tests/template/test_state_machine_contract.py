@@ -49,7 +49,7 @@ def test_failures_end_in_a_fail_state_after_quarantine_and_notification(asl):
 
 
 def test_every_substitution_is_provided_by_the_template(repo, asl):
-    from imgflow.local.template import read_stack
+    from imgflow_toolkit.local.template import read_stack
 
     machine = read_stack(repo / "template.yaml").state_machine
     assert "${" not in machine.definition

@@ -11,7 +11,13 @@ from pathlib import Path
 
 UNIT = Path(__file__).resolve().parent
 HELPERS = [UNIT.parent / "memory_store.py"]
-FORBIDDEN = ("moto", "boto3", "botocore", "imgflow.local.moto_patches", "imgflow.local.runtime")
+FORBIDDEN = (
+    "moto",
+    "boto3",
+    "botocore",
+    "imgflow_toolkit.local.moto_patches",
+    "imgflow_toolkit.local.runtime",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

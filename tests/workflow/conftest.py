@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 
 @pytest.fixture

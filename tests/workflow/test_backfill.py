@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from imgflow.contract import META_SOURCE_ETAG
-from imgflow.local import moto_patches
-from imgflow.local.runtime import EmbeddedStack
 from imgflow.trigger import source_from_event
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 OBJECTS = 1050  # more than S3's 1,000 keys per ListObjectsV2 page
 PAGE = 250  # and with the reader's page lowered, five pages
@@ -139,7 +139,7 @@ def test_a_backfill_is_limited_to_keyprefix_whatever_prefix_it_is_given(repo, pr
 
 
 def test_imgflow_run_backfill_writes_what_imgflow_run_writes(repo, tmp_path):
-    from imgflow.local.run import NOT_MATCHED, run
+    from imgflow_toolkit.local.run import NOT_MATCHED, run
 
     source = tmp_path / "in"
     for path in (repo / "samples").rglob("*"):
@@ -176,7 +176,7 @@ def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, mo
 
     import boto3
 
-    from imgflow.commands import backfill as command
+    from imgflow_toolkit.commands import backfill as command
 
     objects = {f"old/img{i}.jpg": tiny_jpeg(i) for i in range(6)}
     with EmbeddedStack(repo / "template.yaml") as stack:
@@ -216,7 +216,7 @@ def test_imgflow_backfill_wait_follows_the_deployed_backfill_to_its_end(repo, mo
 
 
 def test_a_failed_backfill_reports_every_image_it_never_reached(repo, tmp_path, monkeypatch):
-    from imgflow.local.run import run
+    from imgflow_toolkit.local.run import run
 
     source = tmp_path / "in"
     source.mkdir()
@@ -242,7 +242,7 @@ def test_a_failed_backfill_reports_every_image_it_never_reached(repo, tmp_path, 
 
 
 def test_a_local_backfill_holds_one_page_of_files_at_a_time(repo, tmp_path, monkeypatch):
-    from imgflow.local import run as local_run
+    from imgflow_toolkit.local import run as local_run
 
     source = tmp_path / "in"
     source.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imgflow.cli import main
+from imgflow_toolkit.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_KEYS = {"key", "status", "outcome", "bytes_in", "bytes_out", "error", "execution"}

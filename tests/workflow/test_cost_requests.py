@@ -1,6 +1,6 @@
 """The S3 requests and SNS publishes the cost model bills are the ones the code makes.
 
-imgflow.ops.cost counts requests per invocation from a table; here the real
+imgflow_toolkit.report.cost counts requests per invocation from a table; here the real
 handlers run on the embedded AWS and every S3 and SNS call they make is
 counted (botocore's API call, whatever the thread), then compared.
 """
@@ -13,7 +13,7 @@ import pytest
 from botocore.client import BaseClient
 from workflow_support import sample
 
-from imgflow.ops import cost
+from imgflow_toolkit.report import cost
 
 TIER1 = {"PutObject", "CopyObject", "PostObject", "ListObjects", "ListObjectsV2"}
 TIER2 = {"GetObject", "HeadObject"}

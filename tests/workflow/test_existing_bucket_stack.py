@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from workflow_support import output, sample, story
 
-from imgflow.local.runtime import EmbeddedStack, StackCreateError
+from imgflow_toolkit.local.runtime import EmbeddedStack, StackCreateError
 
 BUCKET = "cms-uploads"
 KEY = "photos/chart.png"

@@ -26,9 +26,9 @@ from verdicts import (
 )
 from workflow_support import sample
 
-from imgflow.local import moto_patches
-from imgflow.local.moto_patches import LambdaServiceFault
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.moto_patches import LambdaServiceFault
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 GOOD, BROKEN = sample("photos/harbour.jpg"), sample("broken/truncated.jpg")
 TERMINAL = {"SUCCEEDED", "FAILED"}

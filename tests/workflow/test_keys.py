@@ -16,7 +16,7 @@ import pytest
 from workflow_support import sample
 
 from imgflow.contract import META_MARKER
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 EVENTS = Path(__file__).resolve().parents[2] / "events"

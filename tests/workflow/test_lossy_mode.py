@@ -5,7 +5,7 @@ from __future__ import annotations
 from workflow_support import sample
 
 from imgflow.imaging.quality import score_bytes
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 
 def test_default_mode_stores_a_smaller_jpeg_that_meets_the_quality_target(repo):

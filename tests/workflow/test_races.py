@@ -18,7 +18,7 @@ import pytest
 from workflow_support import output, sample, states_entered, story
 
 from imgflow.contract import META_MARKER, META_SOURCE_ETAG
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 WINNER_TAIL = ["Store result", "Stored?", "Notify success", "Done"]
 LOSER_TAIL = ["Store result", "Stored?", "Skipped"]
@@ -163,7 +163,7 @@ def test_an_older_upload_never_overwrites_a_newer_result_in_the_destination(stac
 def test_a_retried_store_that_already_wrote_still_succeeds_and_notifies(stack):
     # The write succeeded, then the function timed out before answering: the
     # retry finds its own result (same execution) and carries on, once.
-    from imgflow.local.moto_patches import LambdaServiceFault
+    from imgflow_toolkit.local.moto_patches import LambdaServiceFault
 
     module = stack.handler_module("StoreResultFunction")
     real = module.store_result

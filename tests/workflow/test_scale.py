@@ -30,8 +30,8 @@ CHILD_MB = 64  # the lossless JPEG transcode runs in a short-lived child
 RUNNER = r"""
 import json, os, sys, threading, time
 from pathlib import Path
-from imgflow.local.run import run
-from imgflow.local import runtime
+from imgflow_toolkit.local.run import run
+from imgflow_toolkit.local import runtime
 
 def rss(pid):
     try:
@@ -71,7 +71,7 @@ class Recording(runtime.EmbeddedStack):
     def __exit__(self, *exc):
         peaks.update(self.worker_peaks())
         return super().__exit__(*exc)
-import imgflow.local.run as run_module
+import imgflow_toolkit.local.run as run_module
 run_module.EmbeddedStack = Recording
 
 source, out, workers = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -7,8 +7,8 @@ import threading
 
 from workflow_support import sample
 
-from imgflow.local.run import STUCK_ERROR, stall_limit, wait_for_executions
-from imgflow.ops.report import report_from_execution
+from imgflow_toolkit.local.run import STUCK_ERROR, stall_limit, wait_for_executions
+from imgflow_toolkit.report.images import report_from_execution
 
 
 def test_the_bound_is_the_longest_task_with_its_retries_and_back_off():

@@ -12,7 +12,7 @@ import pytest
 from verdicts import TEMPLATE, assert_compressed_correctly, assert_quarantined, snapshot
 from workflow_support import sample
 
-from imgflow.local.runtime import EmbeddedStack
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 GOOD = sample("photos/harbour.jpg")
 RETRIED = 1 + 4  # Compress image: Runtime.ExitError is retried 4 times

@@ -11,8 +11,8 @@ from workflow_support import output, sample, states_entered, story
 from imgflow import errors
 from imgflow.contract import META_ERROR_TYPE, META_EXECUTION, META_MARKER, META_SOURCE_ETAG
 from imgflow.imaging.quality import score_bytes
-from imgflow.local import moto_patches
-from imgflow.local.moto_patches import LambdaServiceFault
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.moto_patches import LambdaServiceFault
 
 BEFORE_COMPRESS = ["Validate image", "Already compressed?", "Large image?"]
 HAPPY_PATH = [
@@ -266,7 +266,7 @@ def test_in_place_duplicate_event_is_skipped_before_compressing_again(in_place_s
 
 
 def test_an_image_above_large_image_pixels_is_compressed_by_the_large_function(repo):
-    from imgflow.local.runtime import EmbeddedStack
+    from imgflow_toolkit.local.runtime import EmbeddedStack
 
     original = sample("photos/harbour.jpg")  # 960x640 = 614,400 pixels
     with EmbeddedStack(repo / "template.yaml", {"LargeImagePixels": "600000"}) as stack:

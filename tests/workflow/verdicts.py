@@ -30,8 +30,8 @@ from workflow_support import states_entered
 
 from imgflow.contract import META_ERROR_TYPE, META_EXECUTION
 from imgflow.imaging.metadata import is_multi_picture
-from imgflow.local.runtime import EmbeddedStack
 from imgflow.trigger import source_from_event
+from imgflow_toolkit.local.runtime import EmbeddedStack
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 # Words that tell a user what to do next.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from imaging_samples import encode, exif_with, photo
 
-from imgflow.cli import main
+from imgflow_toolkit.cli import main
 
 PAIRS_DIR = Path(__file__).parents[2] / "data" / "ssimulacra2"
 

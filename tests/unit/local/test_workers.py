@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from imgflow.local.workers import (
+from imgflow_toolkit.local.workers import (
     ColdStartError,
     FunctionError,
     FunctionPool,

@@ -123,10 +123,10 @@ TABLE_LIMIT = 40
 
 
 def main(args: argparse.Namespace) -> int:
-    from imgflow.local.run import run
-    from imgflow.ops import cost
-    from imgflow.ops.report import format_table
-    from imgflow.ops.summary import format_overview, quality_target, summarise
+    from imgflow_toolkit.local.run import run
+    from imgflow_toolkit.report import cost
+    from imgflow_toolkit.report.images import format_table
+    from imgflow_toolkit.report.summary import format_overview, quality_target, summarise
 
     try:
         reports = run(

@@ -1,7 +1,7 @@
 """What a run would cost on AWS: one dated price table and the arithmetic on it.
 
 The inputs are what a local run measures: every Lambda invocation's duration
-(imgflow.local.workers.Usage), each function's MemorySize and Architecture
+(imgflow_toolkit.local.workers.Usage), each function's MemorySize and Architecture
 from template.yaml, and the executions' histories (state transitions). The
 output is the bill of that work in us-east-1, split by service, for the four
 deployments a user can choose: Standard or Express workflow, x86_64 or arm64
@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from imgflow.local.template import read_stack
-from imgflow.ops import history
+from imgflow_toolkit.executions import history
+from imgflow_toolkit.local.template import read_stack
 
 FILE = "cost.json"
 WORKFLOWS = ("STANDARD", "EXPRESS")
@@ -102,7 +102,7 @@ SNS_PUBLISHES_PER_INVOCATION: Mapping[str, int] = {"NotifyFunction": 1}
 
 # Inputs ------------------------------------------------------------------------
 class InvocationRecord(Protocol):
-    """One invocation as measured (imgflow.local.workers.Usage has these fields)."""
+    """One invocation as measured (imgflow_toolkit.local.workers.Usage has these fields)."""
 
     function: str  # the function's logical id or its name
     duration_ms: float

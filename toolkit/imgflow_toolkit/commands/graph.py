@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imgflow.ops import graph, history
+from imgflow_toolkit.executions import graph, history
 
 
 def register(commands: Any) -> None:

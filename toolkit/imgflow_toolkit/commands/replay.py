@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imgflow.commands.run import ProgressBar, add_parameter_options, template_parameters
+from imgflow_toolkit.commands.run import ProgressBar, add_parameter_options, template_parameters
 
 
 def register(commands: Any) -> None:
@@ -46,8 +46,8 @@ def main(args: argparse.Namespace, sfn_client: Any = None) -> int:
 
 
 def _local(args: argparse.Namespace) -> int:
-    from imgflow.local.run import replay_failures
-    from imgflow.ops.report import format_table
+    from imgflow_toolkit.local.run import replay_failures
+    from imgflow_toolkit.report.images import format_table
 
     if not (args.run / "report.json").is_file():
         print(
@@ -86,7 +86,7 @@ def _aws(args: argparse.Namespace, sfn_client: Any) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from imgflow.aws.stepfunctions import StepFunctions, client, state_machine_from_stack
-    from imgflow.ops.replay import format_results, parse_since, replay
+    from imgflow_toolkit.executions.replay import format_results, parse_since, replay
 
     now = datetime.now(UTC)
     try:

@@ -1,8 +1,8 @@
 """What a backfill would cost on AWS, before it runs: from counts, not measurements.
 
-``imgflow run`` bills what it measured (imgflow.ops.cost). A backfill is
+``imgflow run`` bills what it measured (imgflow_toolkit.report.cost). A backfill is
 planned from a listing: how many objects, how many of them images, how many
-megapixels. The arithmetic is imgflow.ops.cost's (same price table, same
+megapixels. The arithmetic is imgflow_toolkit.report.cost's (same price table, same
 Lambda and Express model); what this module adds is the work per image:
 
 - the states each execution enters, walked on the ASL itself (the image
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from imgflow.backfill import MAP_STATE
-from imgflow.local.template import read_stack
-from imgflow.ops import cost
+from imgflow_toolkit.local.template import read_stack
+from imgflow_toolkit.report import cost
 
 IMAGE_ASL = "statemachine/compress_image.asl.json"
 BACKFILL_ASL = "statemachine/backfill.asl.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from imgflow.ops.summary import Bytes
+from imgflow_toolkit.report.summary import Bytes
 
 WIDTH = 440
 BAR_AREA = 150  # height of a histogram's bars

@@ -5,7 +5,7 @@ the embedded AWS: ``report.json`` (the contract), ``report.html``, the results
 and quarantined originals, ``run.json`` (inputs and template parameters) and
 ``executions/`` (each execution's description, definition and history),
 ``logs/`` (what each function's workers printed: warnings, tracebacks) and
-``cost.json`` (what the run would cost on AWS, imgflow.ops.cost).
+``cost.json`` (what the run would cost on AWS, imgflow_toolkit.report.cost).
 
 A run's memory does not grow with the number of images: files are uploaded
 as the workflow has room for them (a window of twice the workers), and as
@@ -28,14 +28,15 @@ from typing import Any
 
 from imgflow.aws.stepfunctions import TERMINAL_STATUSES
 from imgflow.contract import ErrorInfo, Outcome
-from imgflow.local import moto_patches
-from imgflow.local.runtime import EmbeddedStack
-from imgflow.ops import cost, history
-from imgflow.ops.backfill_cost import map_item_transitions
-from imgflow.ops.html_report import write_html_report
-from imgflow.ops.replay import replay_name
-from imgflow.ops.report import ImageReport, report_from_execution
 from imgflow.trigger import source_from_event
+from imgflow_toolkit.executions import history
+from imgflow_toolkit.executions.replay import replay_name
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.runtime import EmbeddedStack
+from imgflow_toolkit.report import cost
+from imgflow_toolkit.report.backfill_cost import map_item_transitions
+from imgflow_toolkit.report.images import ImageReport, report_from_execution
+from imgflow_toolkit.report.page import write_html_report
 
 NOT_MATCHED = "not_matched_by_upload_rule"
 # A local backfill seeds this many files, then backfills them, then the next page:
@@ -110,7 +111,7 @@ def run(
     ``workers`` is the local concurrency (worker processes per function,
     default: the number of cores); at most ``window`` images (default: twice
     that) are in the workflow at once. ``cost_assumptions`` are the factors of
-    the AWS cost estimate written to cost.json (default: imgflow.ops.cost's).
+    the AWS cost estimate written to cost.json (default: imgflow_toolkit.report.cost's).
     ``backfill``: the files are in the source bucket before the stack (no
     upload events), and the backfill state machine processes them, ``window``
     at once (its MaxConcurrency).

@@ -42,8 +42,12 @@ from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
 from imgflow.aws.stepfunctions import TERMINAL_STATUSES
-from imgflow.local.context import LambdaContext, lambda_context
-from imgflow.local.workers import FunctionError, marshal_error_payload, runtime_error_payload
+from imgflow_toolkit.local.context import LambdaContext, lambda_context
+from imgflow_toolkit.local.workers import (
+    FunctionError,
+    marshal_error_payload,
+    runtime_error_payload,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -292,7 +296,7 @@ def apply() -> None:
         raise RuntimeError(
             f"imgflow's moto patches were written for moto {MOTO_VERSION}, found moto "
             f"{moto.__version__}: pin moto=={MOTO_VERSION} (or re-verify every patch "
-            "in imgflow.local.moto_patches and its tests)"
+            "in imgflow_toolkit.local.moto_patches and its tests)"
         )
     with _apply_lock:
         if _applied:
@@ -347,7 +351,7 @@ def _invoke_registered_handler(fn: Any, event: Any) -> tuple[str, bool, str]:
             "errorMessage": (
                 f"no in-process handler registered for Lambda function {name!r} "
                 f"(registered: {sorted(_handlers)}); call "
-                "imgflow.local.moto_patches.register_handler()"
+                "imgflow_toolkit.local.moto_patches.register_handler()"
             ),
             "errorType": "HandlerNotRegistered",
             "requestId": request_id,

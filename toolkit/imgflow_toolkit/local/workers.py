@@ -18,7 +18,7 @@ environment is replaced. ``FunctionPool`` does the same with local processes:
   past Timeout it is killed with ``Sandbox.Timedout``; a worker that exits or
   dies on a signal fails it ``Runtime.ExitError``, with Lambda's messages.
 
-The worker side is ``python -m imgflow.local.workers REQUEST_FD REPLY_FD``;
+The worker side is ``python -m imgflow_toolkit.local.workers REQUEST_FD REPLY_FD``;
 it speaks JSON over two pipes. Its stdout and stderr are the function's log:
 a file per function (``WorkerSpec.log_path``, as a CloudWatch log group), or
 the parent's stderr.
@@ -120,7 +120,13 @@ class _Worker:
         self._reply, reply_write = os.pipe()
         log = open(spec.log_path, "ab") if spec.log_path else None  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "imgflow.local.workers", str(request_read), str(reply_write)],
+            [
+                sys.executable,
+                "-m",
+                "imgflow_toolkit.local.workers",
+                str(request_read),
+                str(reply_write),
+            ],
             env=spec.environment,
             pass_fds=(request_read, reply_write),
             stdin=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imgflow.commands.run import add_parameter_options, template_parameters
+from imgflow_toolkit.commands.run import add_parameter_options, template_parameters
 
 
 def register(commands: Any) -> None:
@@ -62,8 +62,8 @@ def resolve_function(name: str, logical_ids: list[str]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from imgflow.local.runtime import EmbeddedStack
-    from imgflow.ops.events import objects_named
+    from imgflow_toolkit.local.runtime import EmbeddedStack
+    from imgflow_toolkit.local.seed import objects_named
 
     try:
         text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text()

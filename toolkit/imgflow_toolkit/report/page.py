@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from imgflow.ops import charts, cost, graph, history
-from imgflow.ops.report import ImageReport
-from imgflow.ops.summary import (
+from imgflow_toolkit.executions import graph, history
+from imgflow_toolkit.report import charts, cost
+from imgflow_toolkit.report.images import ImageReport
+from imgflow_toolkit.report.summary import (
     SAVED_BIN,
     SCORE_BIN,
     Summary,
@@ -281,7 +282,7 @@ def _json_for_script(data: Any) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("imgflow.ops").joinpath("assets", name).read_text()
+    return resources.files("imgflow_toolkit.report").joinpath("assets", name).read_text()
 
 
 def _read_json(path: Path) -> Any:

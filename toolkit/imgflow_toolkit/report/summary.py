@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from imgflow.ops.report import ImageReport
+from imgflow_toolkit.report.images import ImageReport
 
 # Upper bounds (exclusive) of the size classes, in megapixels, and their names.
 SIZE_CLASSES: tuple[tuple[float, str], ...] = (

@@ -1,6 +1,6 @@
 """The embedded AWS: template.yaml's resources on moto, with the real handlers.
 
-``EmbeddedStack`` reads the template (imgflow.local.template), creates its
+``EmbeddedStack`` reads the template (imgflow_toolkit.local.template), creates its
 buckets, topic, functions, state machine and upload rule on moto, loads each
 function's real handler module with the environment the template gives it
 (a cold start: settings are validated at import), and routes an S3 upload
@@ -9,7 +9,7 @@ the real ASL in moto's interpreter, in background threads.
 
 Where the handlers run:
 - ``workers=N`` (what ``imgflow run`` uses): as on Lambda, every invocation
-  runs in a worker process of its function's pool (imgflow.local.workers),
+  runs in a worker process of its function's pool (imgflow_toolkit.local.workers),
   with the template's MemorySize and Timeout enforced. The embedded AWS is
   then also served on 127.0.0.1 (moto's server, sharing the same state), and
   the workers reach it through ``AWS_ENDPOINT_URL``.
@@ -43,10 +43,10 @@ import boto3
 
 from imgflow.aws import telemetry
 from imgflow.aws.stepfunctions import TERMINAL_STATUSES
-from imgflow.local import moto_patches
-from imgflow.local.context import lambda_context
-from imgflow.local.response_url import ResponseURL
-from imgflow.local.template import (
+from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.context import lambda_context
+from imgflow_toolkit.local.response_url import ResponseURL
+from imgflow_toolkit.local.template import (
     ACCOUNT,
     REGION,
     CustomResourceSpec,
@@ -54,7 +54,7 @@ from imgflow.local.template import (
     StackSpec,
     read_stack,
 )
-from imgflow.local.workers import (
+from imgflow_toolkit.local.workers import (
     FunctionError,
     FunctionPool,
     Usage,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from imgflow.commands.run import _positive
+from imgflow_toolkit.commands.run import _positive
 
 POLL_SECONDS = 15.0  # --wait: seconds between DescribeExecution calls
 
@@ -144,8 +144,8 @@ UNSIZED_IMAGE_BYTES = 1_000_000
 
 
 def _dry_run(args: argparse.Namespace, found: Any, listing: Any, where: str) -> int:
-    from imgflow.local.runtime import find_template
-    from imgflow.ops import backfill_cost
+    from imgflow_toolkit.local.runtime import find_template
+    from imgflow_toolkit.report import backfill_cost
 
     assumptions = backfill_cost.Assumptions()
     if args.mb_per_megapixel is not None:

@@ -1,4 +1,4 @@
-"""The ``imgflow`` command: parses arguments and hands over to imgflow.commands."""
+"""The ``imgflow`` command: parses arguments and hands over to imgflow_toolkit.commands."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-# Each name is a module in imgflow.commands with register(subparsers).
+# Each name is a module in imgflow_toolkit.commands with register(subparsers).
 COMMANDS = ["run", "backfill", "invoke", "graph", "replay", "score"]
 
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"imgflow.commands.{name}").register(subparsers)
+        importlib.import_module(f"imgflow_toolkit.commands.{name}").register(subparsers)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 
