@@ -9,10 +9,17 @@ boto3 and nothing else), this puts the function's built CodeUri dir and the
 function (intrinsics resolved to plausible values: parameter defaults,
 bucket names, ARNs), imports the handler module and checks that the handler
 attribute exists and is callable. It also checks that the built code does not
-import anything from outside the build (the repo's src/ or .venv).
+import anything from outside the build (the repo's src/, toolkit/ or .venv).
+
+Before that, each built layer's ``python/`` must hold the core and what
+src/requirements.txt installs, nothing else (``layer_problems``): not the
+toolkit (imgflow_toolkit), not a dependency only the toolkit or the tests use
+(pyproject's optional dependencies: moto, PyYAML, pytest, ...), not a
+distribution no requirement pulls in, no *.egg-info and no bytecode copied
+from the source tree. ``--layer-sizes`` prints the sizes of what it holds.
 
 Runs in the aws-sam-cli venv (samtranslator parses the template's short
-intrinsic tags):
+intrinsic tags; packaging reads the layer's requirements):
 
     .tools/sam/bin/python tools/check_build.py --python .tools/lambda-runtime/bin/python \
         --built .aws-sam/checks/build/template.yaml
@@ -23,11 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
+from email.parser import Parser
 from pathlib import Path
 
-from samtranslator.yaml_helper import yaml_parse
+from packaging.requirements import Requirement
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -52,6 +62,136 @@ if outside:
     raise SystemExit(f"{handler}: imported from outside the build: {outside[:10]}")
 print(f"{sys.version.split()[0]} {module.__file__}")
 """
+
+
+# The layer's top-level package (template.yaml: CoreLayer's ContentUri is src/)
+# and what sam copies beside it.
+CORE_PACKAGE = "imgflow"
+LAYER_SOURCE_FILES = {CORE_PACKAGE, "requirements.txt"}
+# Named whatever the metadata says: the toolkit, and what only it and the tests import.
+NEVER_IN_LAYER = {"imgflow_toolkit", "moto", "yaml", "pytest", "_pytest"}
+# Lambda's python3.13 on x86_64: the markers of the requirements pip resolved for the layer.
+LAMBDA_MARKERS = {
+    "python_version": "3.13",
+    "python_full_version": "3.13.0",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+}
+
+
+def dist_name(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+
+
+def toolkit_only_dists(pyproject: Path, layer_requirements: list[str]) -> set[str]:
+    """pyproject's optional dependencies (the toolkit's, the benchmarks', the tests')
+    that the layer's requirements do not name."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    optional = {
+        dist_name(Requirement(r).name)
+        for group in project.get("optional-dependencies", {}).values()
+        for r in group
+    }
+    core = {dist_name(Requirement(r).name) for r in layer_requirements}
+    return optional - core - {dist_name(project["name"])}
+
+
+def installed_dists(python: Path) -> dict[str, tuple[Path, object]]:
+    """name -> (dist-info dir, its METADATA) for every distribution pip put in ``python``."""
+    found = {}
+    for info in sorted(python.glob("*.dist-info")):
+        meta = Parser().parsestr((info / "METADATA").read_text(encoding="utf-8", errors="replace"))
+        found[dist_name(meta["Name"])] = (info, meta)
+    return found
+
+
+def needed_dists(requirements: list[str], dists: dict[str, tuple[Path, object]]) -> set[str]:
+    """The distributions ``requirements`` pull in, following Requires-Dist (with extras and
+    markers evaluated for Lambda's python3.13 on x86_64)."""
+    needed: set[str] = set()
+    seen: set[tuple[str, frozenset[str]]] = set()
+    queue = [Requirement(r) for r in requirements]
+    while queue:
+        req = queue.pop()
+        name, extras = dist_name(req.name), frozenset(req.extras)
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        needed.add(name)
+        if name not in dists:
+            continue
+        for line in dists[name][1].get_all("Requires-Dist") or []:
+            dep = Requirement(line)
+            if dep.marker is None or any(
+                dep.marker.evaluate({**LAMBDA_MARKERS, "extra": extra})
+                for extra in [*sorted(extras), ""]
+            ):
+                queue.append(dep)
+    return needed
+
+
+def owned_entries(info: Path) -> set[str]:
+    """The top-level entries of ``python/`` a distribution's RECORD lists as its own."""
+    record = info / "RECORD"
+    if not record.is_file():
+        return {info.name}
+    paths = (line.split(",", 1)[0] for line in record.read_text(encoding="utf-8").splitlines())
+    return {p.split("/", 1)[0] for p in paths if p and not p.startswith("..")} | {info.name}
+
+
+def layer_problems(python: Path, requirements: Path, pyproject: Path) -> list[str]:
+    """Why this built layer's ``python/`` is not the core and its requirements alone ([] if it is)."""
+    if not (python / CORE_PACKAGE).is_dir():
+        return [f"{python}: no {CORE_PACKAGE}/ package"]
+    lines = requirement_lines(requirements)
+    dists = installed_dists(python)
+    needed = needed_dists(lines, dists)
+    toolkit_only = toolkit_only_dists(pyproject, lines)
+    owned = set().union(*(owned_entries(info) for info, _ in dists.values()))
+    problems = []
+    for name, (info, _) in sorted(dists.items()):
+        if name in toolkit_only:
+            problems.append(
+                f"{info.name}: {name} is a toolkit/test dependency (pyproject's optional dependencies)"
+            )
+        elif name not in needed:
+            problems.append(
+                f"{info.name}: no requirement of the layer ({requirements.name}) pulls in {name}"
+            )
+    for entry in sorted(p.name for p in python.iterdir()):
+        if entry in NEVER_IN_LAYER:
+            problems.append(f"{entry}: the toolkit or a toolkit-only dependency is in the layer")
+        elif entry.endswith((".egg-info", ".egg-link", ".pth")) or entry.startswith("__editable__"):
+            problems.append(f"{entry}: an editable install's metadata, copied from the source tree")
+        elif entry not in LAYER_SOURCE_FILES | owned | {"__pycache__"}:
+            problems.append(
+                f"{entry}: neither the core nor installed by a requirement of the layer"
+            )
+    compiled = sorted(
+        str(p.relative_to(python))
+        for p in (python / CORE_PACKAGE).rglob("*")
+        if p.name == "__pycache__" or p.suffix == ".pyc"
+    )
+    if compiled:
+        problems.append(
+            f"{CORE_PACKAGE}/: bytecode, copied or written into the build: {compiled[:5]}"
+        )
+    return problems
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the files under ``path`` (du -sb without the directories' own blocks)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 class Resolver:
@@ -189,7 +329,13 @@ def main() -> int:
     ap.add_argument(
         "--template", type=Path, help="the source template (only to name the repo root)"
     )
+    ap.add_argument(
+        "--layer-sizes", action="store_true", help="print each layer's size and its core's"
+    )
     args = ap.parse_args()
+    # Here, not at the top: tests/template/test_layer_check.py imports this module
+    # without aws-sam-cli.
+    from samtranslator.yaml_helper import yaml_parse
 
     built = yaml_parse(args.built.read_text(encoding="utf-8"))
     base = args.built.resolve().parent
@@ -200,6 +346,7 @@ def main() -> int:
     forbidden = [
         str(repo / "src") + os.sep,
         str(repo / "functions") + os.sep,
+        str(repo / "toolkit") + os.sep,
         str(repo / ".venv") + os.sep,
     ]
 
@@ -207,7 +354,28 @@ def main() -> int:
     if not functions:
         print(f"{args.built}: no AWS::Serverless::Function", file=sys.stderr)
         return 1
-    failed = ok = 0
+    failed = ok = bad_layers = 0
+    # The layers first: the imports below must not be what adds to them.
+    layers = {
+        k: v for k, v in resources.items() if v.get("Type") == "AWS::Serverless::LayerVersion"
+    }
+    for name, res in sorted(layers.items()):
+        python = base / str((res.get("Properties") or {}).get("ContentUri")) / "python"
+        requirements = python / "requirements.txt"
+        if not requirements.is_file():
+            requirements = repo / "src" / "requirements.txt"
+        problems = layer_problems(python, requirements, repo / "pyproject.toml")
+        for problem in problems:
+            print(f"{name}: {problem}", file=sys.stderr)
+        bad_layers += bool(problems)
+        sizes = (
+            f" ({tree_size(python)} bytes, {CORE_PACKAGE}/ {tree_size(python / CORE_PACKAGE)})"
+            if args.layer_sizes and python.is_dir()
+            else ""
+        )
+        print(
+            f"{name}: {'holds more than the core' if problems else 'the core and its requirements only'}{sizes}"
+        )
     for name, res in sorted(functions.items()):
         props = {**glob, **(res.get("Properties") or {})}
         if "Environment" in res.get("Properties", {}) and "Environment" in glob:
@@ -258,7 +426,9 @@ def main() -> int:
             if resolved is not None:
                 env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
         proc = subprocess.run(
-            [args.python, "-I", "-c", BOOTSTRAP, handler, *paths],
+            # -B: -I ignores PYTHONDONTWRITEBYTECODE, and bytecode written into the
+            # build would be deployed with it.
+            [args.python, "-I", "-B", "-c", BOOTSTRAP, handler, *paths],
             env=env,
             cwd=code,
             capture_output=True,
@@ -273,8 +443,11 @@ def main() -> int:
         else:
             ok += 1
             print(f"{name}: {handler} OK ({proc.stdout.strip()})")
-    print(f"check_build: {ok}/{len(functions)} functions import")
-    return 1 if failed else 0
+    print(
+        f"check_build: {ok}/{len(functions)} functions import, "
+        f"{len(layers) - bad_layers}/{len(layers)} layers hold the core and its requirements only"
+    )
+    return 1 if failed or bad_layers else 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@
 #                        ExistingSourceBucket and BackfillManifestLocation set
 #                        (CHECKS_EXISTING_DEFAULTS)
 #   check-asl            asl-validator on statemachine/*.asl.json (placeholders substituted)
-#   check-build          sam build (python3.13) + import every built handler
+#   check-build          sam build (python3.13) + import every built handler; the
+#                        layer must hold the core and its requirements only
 #   checks-tools         install every tool (venvs under .tools/, tools/node_modules)
 #   checks-clean         remove the tools and build outputs
 #
@@ -140,7 +141,7 @@ check-build: $(CHECKS_STAMP_SAM) $(CHECKS_STAMP_RUNTIME)
 		--template-file template.yaml --build-dir $(CHECKS_OUT)/build --cache-dir $(CHECKS_OUT)/cache \
 		--cached --parallel
 	cd $(CHECKS_ROOT) && $(CHECKS_ENV) $(CHECKS_SAM_PY) tools/check_build.py \
-		--python $(CHECKS_RUNTIME_PY) --template template.yaml --built $(CHECKS_OUT)/build/template.yaml
+		--python $(CHECKS_RUNTIME_PY) --template template.yaml --built $(CHECKS_OUT)/build/template.yaml --layer-sizes
 
 checks-clean:
 	rm -rf $(CHECKS_TOOLS)/sam $(CHECKS_TOOLS)/cfn-lint $(CHECKS_TOOLS)/checkov $(CHECKS_TOOLS)/lambda-runtime \
