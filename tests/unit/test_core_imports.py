@@ -11,13 +11,13 @@ on Lambda with ImportError.
 from __future__ import annotations
 
 import ast
-import re
+import importlib.util
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "src" / "imgflow"
@@ -26,11 +26,13 @@ TOOLKIT = "imgflow_toolkit"
 RUNTIME_PROVIDED = {"boto3", "botocore"}
 
 
-def _dist_name(requirement: str) -> str:
-    """PEP 503 name of a requirement line: ``moto[s3]==5.2.5`` -> ``moto``."""
-    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    assert name, requirement
-    return re.sub(r"[-_.]+", "-", name.group(1)).lower()
+# The build check's own reading of the layer's requirements and pyproject's
+# optional dependencies: one definition of "the core's" and "the toolkit's".
+_spec = importlib.util.spec_from_file_location("check_build", ROOT / "tools" / "check_build.py")
+assert _spec and _spec.loader
+check_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(check_build)
+LAYER_REQUIREMENTS = check_build.requirement_lines(ROOT / "src" / "requirements.txt")
 
 
 def _modules_of(dists: set[str]) -> set[str]:
@@ -38,20 +40,17 @@ def _modules_of(dists: set[str]) -> set[str]:
     return {
         module
         for module, owners in packages_distributions().items()
-        if any(_dist_name(owner) in dists for owner in owners)
+        if any(check_build.dist_name(owner) in dists for owner in owners)
     }
 
 
 def layer_requirements() -> set[str]:
-    lines = (ROOT / "src" / "requirements.txt").read_text().splitlines()
-    return {_dist_name(line) for line in lines if line.strip() and not line.startswith("#")}
+    return {check_build.dist_name(Requirement(r).name) for r in LAYER_REQUIREMENTS}
 
 
 def toolkit_requirements() -> set[str]:
     """Every optional dependency (local, bench, dev): what the toolkit and its tests use."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = {_dist_name(r) for group in project["optional-dependencies"].values() for r in group}
-    return names - {"imgflow"} - layer_requirements()
+    return check_build.toolkit_only_dists(ROOT / "pyproject.toml", LAYER_REQUIREMENTS)
 
 
 def imported_modules(source: str, filename: str = "<core>") -> set[str]:
