@@ -23,13 +23,12 @@ from moto import mock_aws
 from imgflow.aws import existing_bucket
 from imgflow.aws.cfn_response import Outcome, answer
 from imgflow.aws.existing_bucket import handle_request
+from imgflow_toolkit.cloudformation import ACCOUNT, REGION
 from imgflow_toolkit.local import moto_patches
 from imgflow_toolkit.local.context import lambda_context
 from imgflow_toolkit.local.response_url import ResponseURL
 
 REPO = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/imgflow/1a2b3c"
 LOGICAL_ID = "SourceBucketAttachment"
 

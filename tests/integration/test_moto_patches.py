@@ -24,13 +24,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from imgflow_toolkit.cloudformation import ACCOUNT, REGION
 from imgflow_toolkit.local import moto_patches
 from imgflow_toolkit.local.moto_patches import LambdaServiceFault, wait_for_execution
 from imgflow_toolkit.local.template import read_stack
 
 REPO = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 SFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"
 CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 

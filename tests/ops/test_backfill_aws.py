@@ -13,10 +13,10 @@ from moto import mock_aws
 
 from imgflow.aws import backfill
 from imgflow.backfill import KeyFilter, key_patterns
+from imgflow_toolkit.cloudformation import ACCOUNT, REGION
 from imgflow_toolkit.commands.backfill import main
 from imgflow_toolkit.local.template import read_stack
 
-REGION = "us-east-1"
 BUCKET = "cms-uploads"
 OBJECTS = {
     "photos/a.jpg": 1_000,
@@ -66,7 +66,7 @@ def deployed(repo, monkeypatch):
         arn = sfn.create_state_machine(
             name=spec.name,
             definition=spec.definition,
-            roleArn="arn:aws:iam::123456789012:role/backfill",
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/backfill",
         )["stateMachineArn"]
         template = {
             "Parameters": {k: {"Type": "String"} for k in parameters},

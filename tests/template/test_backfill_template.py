@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from imgflow_toolkit.local.template import load_yaml, read_resources, read_stack
+from imgflow_toolkit.cloudformation import ACCOUNT, REGION, load_yaml, read_resources
+from imgflow_toolkit.local.template import read_stack
 
 MAP = "Process every object"
 FILTER = "Would the upload rule match it?"
 TASK = "Run the image workflow"
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from imgflow.aws import telemetry
 from imgflow.contract import Outcome
 from imgflow.imaging.validate import SUPPORTED_FORMATS
-from imgflow_toolkit.local.template import load_yaml
+from imgflow_toolkit.cloudformation import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s"}

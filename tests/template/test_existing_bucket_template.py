@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from imgflow_toolkit.local.template import read_resources, read_stack
+from imgflow_toolkit.cloudformation import read_resources
+from imgflow_toolkit.local.template import read_stack
 
 BUCKET = "cms-uploads"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
@@ -173,7 +174,7 @@ def test_the_key_is_granted_to_a_created_bucket_too(repo):
     [("ExistingSourceBucket", "Not_A_Bucket"), ("SourceBucketKmsKeyArn", "alias/aws/s3")],
 )
 def test_malformed_parameters_are_refused_before_any_deploy(repo, name, value):
-    from imgflow_toolkit.local.template import TemplateError
+    from imgflow_toolkit.cloudformation import TemplateError
 
     with pytest.raises(TemplateError, match=name):
         read_stack(repo / "template.yaml", {name: value})

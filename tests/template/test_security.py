@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imgflow_toolkit.local.template import load_yaml
+from imgflow_toolkit.cloudformation import load_yaml
 
 BUCKETS = ("SourceBucket", "DestinationBucket", "FailedBucket")
 FUNCTIONS = (

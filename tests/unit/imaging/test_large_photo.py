@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from imgflow.imaging import lossy, quality
-from imgflow_toolkit.local.template import load_yaml
+from imgflow_toolkit.cloudformation import load_yaml
 
 # Peak memory of compress() per megapixel, measured by benchmarks/bench_jpeg.py
 # (docs/benchmark.md): median 51, max 58 MB/MP. The test fails on a regression

@@ -43,12 +43,11 @@ import boto3
 
 from imgflow.aws import telemetry
 from imgflow.aws.stepfunctions import TERMINAL_STATUSES
+from imgflow_toolkit.cloudformation import ACCOUNT, REGION
 from imgflow_toolkit.local import moto_patches
 from imgflow_toolkit.local.context import lambda_context
 from imgflow_toolkit.local.response_url import ResponseURL
 from imgflow_toolkit.local.template import (
-    ACCOUNT,
-    REGION,
     CustomResourceSpec,
     FunctionSpec,
     StackSpec,

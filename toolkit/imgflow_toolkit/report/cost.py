@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from imgflow_toolkit.cloudformation import REGION  # the region of the prices below
 from imgflow_toolkit.executions import history
 from imgflow_toolkit.local.template import read_stack
 
@@ -29,7 +30,6 @@ ARCHITECTURES = ("x86_64", "arm64")
 
 # The price table ------------------------------------------------------------
 PRICES_AS_OF = "2026-12-01"
-REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
