@@ -6,8 +6,8 @@ python3.13 process (``--python``, a venv standing in for the Lambda runtime:
 boto3 and nothing else), this puts the function's built CodeUri dir and the
 ``python/`` dir of each of its built layers first on sys.path (Lambda's order:
 /var/task, then /opt/python), sets the environment the template gives the
-function (intrinsics resolved to plausible values: parameter defaults,
-bucket names, ARNs), imports the handler module and checks that the handler
+function (its intrinsics resolved with the parameters' defaults by the reader
+the local runtime uses, imgflow_toolkit.cloudformation), imports the handler module and checks that the handler
 attribute exists and is callable. It also checks that the built code does not
 import anything from outside the build (the repo's src/, toolkit/ or .venv).
 
@@ -18,8 +18,9 @@ toolkit (imgflow_toolkit), not a dependency only the toolkit or the tests use
 distribution no requirement pulls in, no *.egg-info and no bytecode copied
 from the source tree. ``--layer-sizes`` prints the sizes of what it holds.
 
-Runs in the aws-sam-cli venv (samtranslator parses the template's short
-intrinsic tags; packaging reads the layer's requirements):
+Runs in the aws-sam-cli venv (packaging reads the layer's requirements; the
+template reader, imported from toolkit/ without installing the toolkit, needs
+the PyYAML aws-sam-cli installs):
 
     .tools/sam/bin/python tools/check_build.py --python .tools/lambda-runtime/bin/python \
         --built .aws-sam/checks/build/template.yaml
@@ -39,9 +40,11 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-STACK = "imgflow"
+# The one reader of template.yaml, from the source tree: this venv has no toolkit.
+_TOOLKIT = str(Path(__file__).resolve().parents[1] / "toolkit")
+if _TOOLKIT not in sys.path:
+    sys.path.insert(0, _TOOLKIT)
+from imgflow_toolkit.cloudformation import NO_VALUE, REGION, Resolver, load_yaml  # noqa: E402
 
 # Runs inside the python3.13 process: argv = [handler, path...].
 BOOTSTRAP = r"""
@@ -194,128 +197,21 @@ def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-class Resolver:
-    """Resolves CloudFormation intrinsics to plausible literal values."""
-
-    def __init__(self, template: dict):
-        self.params = {
-            k: v.get("Default", "") for k, v in (template.get("Parameters") or {}).items()
-        }
-        self.resources = template.get("Resources") or {}
-        self.mappings = template.get("Mappings") or {}
-        self.conditions = template.get("Conditions") or {}
-
-    def condition(self, name: str) -> bool:
-        return bool(self.value(self.conditions[name]))
-
-    def ref(self, name: str) -> str:
-        pseudo = {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::StackName": STACK,
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": None,
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.params:
-            return str(self.params[name])
-        kind = (self.resources.get(name) or {}).get("Type", "")
-        low = f"{STACK}-{name}".lower()
-        return {
-            "AWS::S3::Bucket": low,
-            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{name}",
-            "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}",
-            "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}-{name}",
-            "AWS::StepFunctions::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STACK}-{name}",
-            "AWS::Serverless::LayerVersion": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{STACK}-{name}:1",
-            "AWS::KMS::Key": "1234abcd-12ab-34cd-56ef-1234567890ab",
-        }.get(kind, f"{STACK}-{name}")
-
-    def getatt(self, name: str, attr: str) -> str:
-        kind = (self.resources.get(name) or {}).get("Type", "")
-        if attr == "Arn":
-            if kind == "AWS::S3::Bucket":
-                return f"arn:aws:s3:::{self.ref(name)}"
-            if kind == "AWS::SQS::Queue":
-                return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}"
-            if kind == "AWS::Serverless::Function":
-                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-{name}"
-            if kind == "AWS::KMS::Key":
-                return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.ref(name)}"
-            ref = self.ref(name)
-            return (
-                ref
-                if ref.startswith("arn:")
-                else f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{ref}"
-            )
-        if attr in ("TopicName", "QueueName"):
-            return f"{STACK}-{name}"
-        return f"{STACK}-{name}-{attr}".lower()
-
-    def sub(self, text: str, extra: dict) -> str:
-        out, i = [], 0
-        while i < len(text):
-            start = text.find("${", i)
-            if start < 0:
-                out.append(text[i:])
-                break
-            end = text.index("}", start)
-            out.append(text[i:start])
-            key = text[start + 2 : end]
-            if key.startswith("!"):
-                out.append("${" + key[1:] + "}")
-            elif key in extra:
-                out.append(str(extra[key]))
-            elif "." in key:
-                out.append(self.getatt(*key.split(".", 1)))
-            else:
-                out.append(self.ref(key))
-            i = end + 1
-        return "".join(out)
-
-    def value(self, node):
-        if isinstance(node, list):
-            return [self.value(v) for v in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) != 1:
-            return {k: self.value(v) for k, v in node.items()}
-        ((fn, arg),) = node.items()
-        if fn == "Ref":
-            return self.ref(arg)
-        if fn == "Fn::GetAtt":
-            name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-            return self.getatt(name, attr)
-        if fn == "Fn::Sub":
-            if isinstance(arg, list):
-                return self.sub(arg[0], {k: self.value(v) for k, v in arg[1].items()})
-            return self.sub(arg, {})
-        if fn == "Fn::If":
-            cond, yes, no = arg
-            return self.value(yes if self.condition(cond) else no)
-        if fn == "Fn::Equals":
-            a, b = (self.value(v) for v in arg)
-            return str(a) == str(b)
-        if fn == "Fn::Not":
-            return not self.value(arg[0])
-        if fn == "Fn::And":
-            return all(self.value(v) for v in arg)
-        if fn == "Fn::Or":
-            return any(self.value(v) for v in arg)
-        if fn == "Condition":
-            return self.condition(arg)
-        if fn == "Fn::FindInMap":
-            m, k1, k2 = (self.value(v) for v in arg[:3])
-            return self.mappings[m][k1][k2]
-        if fn == "Fn::Join":
-            sep, parts = arg
-            return sep.join(str(self.value(p)) for p in parts)
-        if fn == "Fn::Select":
-            idx, items = arg
-            return self.value(items)[int(self.value(idx))]
-        return {k: self.value(v) for k, v in node.items()}
+def function_environment(resolver: Resolver, function: str) -> dict[str, str]:
+    """The environment the template gives ``function`` (Globals' variables, then its
+    own), resolved with the parameters' defaults, as Lambda would set it."""
+    glob = (resolver.template.get("Globals") or {}).get("Function") or {}
+    own = resolver.resources[function].get("Properties") or {}
+    variables = {
+        **((glob.get("Environment") or {}).get("Variables") or {}),
+        **((own.get("Environment") or {}).get("Variables") or {}),
+    }
+    env = {}
+    for key, value in variables.items():
+        resolved = resolver.resolve(value)
+        if resolved is not NO_VALUE:
+            env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
+    return env
 
 
 def main() -> int:
@@ -333,11 +229,7 @@ def main() -> int:
         "--layer-sizes", action="store_true", help="print each layer's size and its core's"
     )
     args = ap.parse_args()
-    # Here, not at the top: tests/template/test_layer_check.py imports this module
-    # without aws-sam-cli.
-    from samtranslator.yaml_helper import yaml_parse
-
-    built = yaml_parse(args.built.read_text(encoding="utf-8"))
+    built = load_yaml(args.built)
     base = args.built.resolve().parent
     resolver = Resolver(built)
     glob = (built.get("Globals") or {}).get("Function") or {}
@@ -378,13 +270,6 @@ def main() -> int:
         )
     for name, res in sorted(functions.items()):
         props = {**glob, **(res.get("Properties") or {})}
-        if "Environment" in res.get("Properties", {}) and "Environment" in glob:
-            env_vars = {
-                **(glob["Environment"].get("Variables") or {}),
-                **(res["Properties"]["Environment"].get("Variables") or {}),
-            }
-        else:
-            env_vars = (props.get("Environment") or {}).get("Variables") or {}
         runtime = props.get("Runtime")
         handler = props.get("Handler")
         code = base / str(props.get("CodeUri", ""))
@@ -421,10 +306,7 @@ def main() -> int:
             "PYTHONDONTWRITEBYTECODE": "1",
             "CHECK_BUILD_FORBIDDEN": json.dumps(forbidden),
         }
-        for key, val in env_vars.items():
-            resolved = resolver.value(val)
-            if resolved is not None:
-                env[key] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
+        env.update(function_environment(resolver, name))
         proc = subprocess.run(
             # -B: -I ignores PYTHONDONTWRITEBYTECODE, and bytecode written into the
             # build would be deployed with it.

@@ -18,8 +18,9 @@ rejects as ARNs. This script
 Usage: validate_asl.py --validator tools/node_modules/.bin/asl-validator
                        [--template template.yaml] DEFINITION.asl.json...
 
-Standard library only, plus PyYAML if it is importable (it is in the
-cfn-lint venv); without it the cross-check against the template is skipped.
+Runs in the cfn-lint venv: the template is read by the one reader of
+template.yaml (imgflow_toolkit.cloudformation, imported from toolkit/ without
+installing the toolkit), which needs the PyYAML cfn-lint installs.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The one reader of template.yaml, from the source tree: this venv has no toolkit.
+_TOOLKIT = str(Path(__file__).resolve().parents[1] / "toolkit")
+if _TOOLKIT not in sys.path:
+    sys.path.insert(0, _TOOLKIT)
+from imgflow_toolkit.cloudformation import ACCOUNT, REGION, load_yaml  # noqa: E402
+
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 
 
 # Suffix of a substitution key -> the ARN (or name) shape it stands for.
@@ -75,30 +80,11 @@ def substitute(node, used: set[str]):
     return node
 
 
-def template_substitutions(template: Path) -> dict[str, set[str]] | None:
-    """{definition path (resolved): set of DefinitionSubstitutions keys}."""
-    try:
-        import yaml
-    except ImportError:
-        print(
-            "validate_asl: PyYAML not available, skipping the template cross-check", file=sys.stderr
-        )
-        return None
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def any_tag(loader, suffix, node):  # !Ref, !GetAtt, !Sub ...: keep the shape only
-        if isinstance(node, yaml.ScalarNode):
-            return loader.construct_scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        return loader.construct_mapping(node, deep=True)
-
-    Loader.add_multi_constructor("!", any_tag)
-    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=Loader)
+def template_substitutions(template: Path) -> dict[str, set[str]]:
+    """{definition path (resolved): set of DefinitionSubstitutions keys}, over every
+    state machine whatever its Condition (each definition must hold up on its own)."""
     result: dict[str, set[str]] = {}
-    for res in (doc.get("Resources") or {}).values():
+    for res in (load_yaml(template).get("Resources") or {}).values():
         if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::StateMachine":
             continue
         props = res.get("Properties") or {}
