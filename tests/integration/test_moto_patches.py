@@ -659,6 +659,35 @@ def test_failed_start_goes_to_the_target_dead_letter_queue(aws):
     assert msg["MessageAttributes"]["TARGET_ARN"]["StringValue"] == missing
 
 
+def test_the_local_upload_rule_dead_letters_to_the_templates_queue_after_its_retry_policy():
+    """The local stack's rule target carries template.yaml's RetryPolicy and
+    DeadLetterConfig, and a start that fails lands in the template's DeadLetterQueue."""
+    from imgflow_toolkit.cloudformation import load_yaml
+    from imgflow_toolkit.local.runtime import EmbeddedStack
+
+    resources = load_yaml(REPO / "template.yaml")["Resources"]
+    declared = resources["ImageWorkflow"]["Properties"]["Events"]["ImageUploaded"]["Properties"]
+    with EmbeddedStack(REPO / "template.yaml") as stack:
+        (rule,) = stack.spec.state_machine.rules
+        (target,) = stack.events.list_targets_by_rule(Rule=rule.name)["Targets"]
+        assert target["RetryPolicy"] == declared["RetryPolicy"]
+        queue = stack.sqs.get_queue_url(QueueName=stack.spec.queues["DeadLetterQueue"])
+        url = queue["QueueUrl"]
+        attributes = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        assert target["DeadLetterConfig"] == {"Arn": attributes["Attributes"]["QueueArn"]}
+
+        from moto.stepfunctions.responses import get_backend
+
+        backend = type(get_backend(ACCOUNT, REGION))
+        throttled = RuntimeError("Rate exceeded")  # its class name is the ERROR_CODE
+        with patch.object(backend, "start_execution", side_effect=throttled):
+            stack.upload("lost.jpg", b"not started")
+        (failure,) = moto_patches.eventbridge_failures
+        (msg,) = stack.sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+        assert json.loads(msg["Body"])["detail"]["object"]["key"] == "lost.jpg"
+        assert msg["MessageAttributes"]["ERROR_CODE"]["StringValue"] == failure.error
+
+
 # --------------------------------------------------------------------------- 5. other ASL features
 
 

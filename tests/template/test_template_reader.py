@@ -128,3 +128,14 @@ def test_pseudo_parameters_and_arns_name_one_region_and_account(template):
 def test_a_ref_to_a_resource_whose_condition_is_false_is_an_error(template):
     with pytest.raises(cloudformation.TemplateError, match="Condition is false"):
         Resolver(template, EXISTING).resolve({"Ref": "SourceBucket"})
+
+
+def test_the_upload_rule_carries_the_templates_retry_policy_and_dead_letter_queue(template):
+    event = template["Resources"]["ImageWorkflow"]["Properties"]["Events"]["ImageUploaded"]
+    stack = read_stack(ROOT / "template.yaml")
+    (rule,) = stack.state_machine.rules
+    assert rule.retry_policy == event["Properties"]["RetryPolicy"]
+    assert rule.retry_policy == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10}
+    # !GetAtt DeadLetterQueue.Arn: the ARN of the queue the local stack creates.
+    name = stack.queues["DeadLetterQueue"]
+    assert rule.dead_letter_config == {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}

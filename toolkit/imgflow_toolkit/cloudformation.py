@@ -230,6 +230,8 @@ class Resolver:
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
         if kind == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
         return name
 
     def get_att(self, logical: str, attribute: str) -> str:
@@ -244,14 +246,18 @@ class Resolver:
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
             "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]
-        if attribute == "TopicName" and kind == "AWS::SNS::Topic":
+        if (kind, attribute) in {
+            ("AWS::SNS::Topic", "TopicName"),
+            ("AWS::SQS::Queue", "QueueName"),
+        }:
             return name
         if attribute == "Name":
             return name
-        # A resource the local runtime does not create (KMS key, alarm, queue...):
+        # A resource the local runtime does not create (KMS key, alarm...):
         # a recognisable placeholder, never used to reach anything.
         return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical}/{attribute}"
 

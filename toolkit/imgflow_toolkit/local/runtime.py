@@ -228,6 +228,8 @@ class EmbeddedStack:
                 )
         for name in spec.topics.values():
             self.sns.create_topic(Name=name)
+        for name in spec.queues.values():  # the upload rule's dead-letter queue
+            self.sqs.create_queue(QueueName=name)
         self._subscribe_inbox()
         for function in spec.functions.values():
             self._create_function(function, role_arn)
@@ -240,10 +242,12 @@ class EmbeddedStack:
             )
             for rule in machine.rules:
                 self.events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern))
-                self.events.put_targets(
-                    Rule=rule.name,
-                    Targets=[{"Id": "workflow", "Arn": machine.arn, "RoleArn": role_arn}],
-                )
+                target = {"Id": "workflow", "Arn": machine.arn, "RoleArn": role_arn}
+                if rule.retry_policy is not None:
+                    target["RetryPolicy"] = rule.retry_policy
+                if rule.dead_letter_config is not None:
+                    target["DeadLetterConfig"] = rule.dead_letter_config
+                self.events.put_targets(Rule=rule.name, Targets=[target])
         for resource in spec.custom_resources.values():
             answer = self._custom_resource_request("Create", resource)
             if answer["Status"] != "SUCCESS":

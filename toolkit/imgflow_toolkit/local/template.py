@@ -50,6 +50,9 @@ class RuleSpec:
     logical_id: str
     name: str
     pattern: dict[str, Any]
+    # The target's, as put_targets takes them (absent: EventBridge's defaults, no DLQ).
+    retry_policy: dict[str, Any] | None = None
+    dead_letter_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class StackSpec:
     eventbridge_buckets: set[str] = field(default_factory=set)  # logical ids
     versioned_buckets: set[str] = field(default_factory=set)
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> name
+    queues: dict[str, str] = field(default_factory=dict)  # logical id -> name
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     state_machines: dict[str, StateMachineSpec] = field(default_factory=dict)
     custom_resources: dict[str, CustomResourceSpec] = field(default_factory=dict)
@@ -144,6 +148,8 @@ class _StackReader:
                     spec.versioned_buckets.add(logical)
             elif kind == "AWS::SNS::Topic":
                 spec.topics[logical] = name
+            elif kind == "AWS::SQS::Queue":
+                spec.queues[logical] = name
             elif kind == "AWS::Serverless::Function":
                 spec.functions[logical] = self._function(logical, name, props, globals_fn)
             elif kind == "AWS::Serverless::StateMachine":
@@ -207,6 +213,8 @@ class _StackReader:
                 logical_id=f"{logical}{event}",
                 name=f"{name}-{event}"[:64],
                 pattern=e["Properties"]["Pattern"],
+                retry_policy=e["Properties"].get("RetryPolicy"),
+                dead_letter_config=e["Properties"].get("DeadLetterConfig"),
             )
             for event, e in props.get("Events", {}).items()
             if e.get("Type") == "EventBridgeRule"
