@@ -53,7 +53,11 @@ estimate is within ``UNCERTAINTY`` of the mark, or above it, is *confirmed*:
 the exact coarse scales are computed from the planes the measurement kept,
 which gives the product's score to the last bit. A candidate passes only on
 a confirmed score, so the guarantee is the metric's, never the estimate's;
-an estimate only decides that a candidate fails.
+an estimate only decides that a candidate fails. Once an image has one
+confirmed score, a candidate estimated well above the mark passes
+*provisionally*: the search steers with it, and confirms it only if it is
+still the smallest passing file at the end (most are beaten first); one
+that fails then is dropped for the next smallest.
 """
 
 from __future__ import annotations
@@ -92,6 +96,12 @@ CHALLENGE_GAIN = 0.03
 # How far below the pass mark an estimated score may be and still be
 # confirmed with the exact arithmetic (see ``_Search._measure``).
 UNCERTAINTY = 0.3
+# Once an image has one confirmed score (so its offsets are learned: estimates
+# within about 0.5 of the product's score), a candidate estimated this far
+# above the mark passes *provisionally*: its confirmation waits until it is
+# the file the search would return (``_Search.settle``). Most such
+# candidates are beaten by a smaller one and never need it.
+PROVISIONAL_ABOVE = 0.5
 # The exact arithmetic's typical addition to the coarse scales' sum, near a
 # score of 85 on photographs (measured 0.02-0.2, median about 0.12): used to
 # steer before an image's first confirmation, never to decide a pass.
@@ -106,8 +116,14 @@ TOLERANCE = 0.02
 AIM_ABOVE = 0.05
 # The furthest a step may go past a file too large to win, in score points.
 LEAP = 5.0
-# Typical log-size lost per unit of log-distance (jpegli near quality 90).
+# Typical log-size lost per unit of each family's x, to find the setting for a
+# size from one encoding (two give a secant): measured on photographs near a
+# score of 85, per unit of jpegli's log-distance, per quality step of
+# jpegli's quality (0.045-0.051), and per unit of requantisation factor
+# (0.21-0.24).
 _SIZE_SLOPE = 0.8
+_SIZE_SLOPE_QUALITY = 0.05
+_SIZE_SLOPE_REQUANT = 0.22
 # jpegli's distance range (0.1 is about quality 100, 8 far below any target)
 # and the integer qualities searched.
 JPEGLI_DISTANCE = (0.1, 8.0)
@@ -146,6 +162,8 @@ class Family:
     rising: bool = False
     # The parameter takes whole values only (a quality).
     whole: bool = False
+    # Typical log-size lost per unit of x.
+    size_slope: float = _SIZE_SLOPE
 
     def param(self, x: float) -> float:
         value = math.exp(x) if self.log else (-x if self.rising else x)
@@ -171,6 +189,8 @@ class Candidate:
     confirmed: bool = False
     # An estimated score's measurement, re-read as the image's offsets are learned.
     measured: quality.Measurement | None = field(default=None, repr=False)
+    # Passing on an estimate well above the mark, not yet confirmed (see ``settle``).
+    provisional: bool = False
 
     def __post_init__(self) -> None:
         self.encoded_size = len(self.data)  # the encoder's own output
@@ -187,6 +207,7 @@ class SearchResult:
     encodes: int
     seconds: float
     tried: list[Candidate] = field(default_factory=list)
+    confirmations: int = 0  # scores finished with the exact arithmetic
 
 
 class _Offsets:
@@ -241,7 +262,9 @@ class _Search:
             quality.planes(image, orient=False), exact_from=EXACT_FROM, proxy=True
         )
         self.baseline_size = baseline_size
-        self.best: Candidate | None = None  # the smallest passing (optimised) candidate
+        # Every candidate passing so far, confirmed or provisional; the smallest is
+        # ``best``, the file the search would return once ``settle`` confirms it.
+        self.passing: list[Candidate] = []
         # The candidate first scored for each family and encoding.
         self.known: dict[tuple[str, bytes], Candidate] = {}
         self.offsets = _Offsets()
@@ -249,6 +272,11 @@ class _Search:
         self.confirmations = 0
         self.encodes = 0
         self.tried: list[Candidate] = []
+
+    @property
+    def best(self) -> Candidate | None:
+        """The smallest passing (optimised) candidate, perhaps provisional."""
+        return min(self.passing, key=lambda c: len(c.data), default=None)
 
     @property
     def size_to_beat(self) -> int:
@@ -274,23 +302,57 @@ class _Search:
         if key in self.known:  # an integer family may land on a setting already scored
             first = self.known[key]
             candidate.score, candidate.confirmed = first.score, first.confirmed
-            candidate.measured = first.measured
-        else:
-            self.known[key] = candidate
-            candidate.score, candidate.confirmed, candidate.measured = self._measure(
-                candidate.data, screen
-            )
-            self.evaluations += 1
-            if candidate.confirmed:
-                self._reestimate()
-        if not candidate.confirmed or (candidate.score or 0.0) < self.target:
+            candidate.measured, candidate.provisional = first.measured, first.provisional
+            return any(c is first for c in self.passing)
+        self.known[key] = candidate
+        candidate.score, candidate.confirmed, candidate.measured = self._measure(
+            candidate.data, screen
+        )
+        self.evaluations += 1
+        if candidate.confirmed:
+            self._reestimate()
+        else:  # ``_measure`` keeps a provisional candidate's planes for ``settle``
+            measured = candidate.measured
+            candidate.provisional = measured is not None and measured.level is not None
+        if not candidate.provisional and (
+            not candidate.confirmed or (candidate.score or 0.0) < self.target
+        ):
             return False
         if candidate.family in _MOZJPEG_PAYS:
             # Same coefficients, same pixels: only the entropy coding changes.
             candidate.data = min(mozjpeg.optimize(candidate.data), candidate.data, key=len)
-        if len(candidate.data) < self.size_to_beat:
-            self.best = candidate
+        leader = self.best
+        self.passing.append(candidate)
+        if leader is not None and leader.measured is not None and self.best is not leader:
+            leader.measured.level = None  # no longer the leader: ``settle`` measures it again
         return True
+
+    def settle(self) -> Candidate | None:
+        """Confirm the smallest passing candidate until one is confirmed, and return it.
+
+        A provisional candidate that fails its confirmation is dropped, and the
+        next smallest takes its place. Only the leader keeps the planes its
+        confirmation reads; another is measured again from its bytes.
+        """
+        while (leader := self.best) is not None and leader.provisional:
+            leader.score = self._confirm_provisional(leader)
+            leader.confirmed, leader.provisional, leader.measured = True, False, None
+            if leader.score < self.target:
+                self.passing.remove(leader)
+        return self.best
+
+    def _confirm_provisional(self, candidate: Candidate) -> float:
+        measured = candidate.measured
+        if measured is None or measured.level is None:
+            measured = self.reference.measure(_decoded(candidate.data))
+        return self._confirm(measured)
+
+    def _confirm(self, measured: quality.Measurement) -> float:
+        """The product's score of a complete measurement; its offset is learned."""
+        score = self.reference.confirm(measured)
+        self.confirmations += 1
+        self.offsets.add(measured.coarse_fast, measured.offset)
+        return score
 
     def _measure(self, data: bytes, screen: bool) -> tuple[float, bool, quality.Measurement | None]:
         """(score, confirmed, measurement): the product's score of a candidate that
@@ -301,8 +363,10 @@ class _Search:
         estimate corrected by the offset learned from earlier candidates; a
         candidate whose estimate is within ``UNCERTAINTY`` of the mark (or
         above it) is confirmed with the exact arithmetic, which reuses
-        everything but the coarse scales. Only a confirmed score can make a
-        candidate pass.
+        everything but the coarse scales; one ``PROVISIONAL_ABOVE`` the mark
+        or more, after the image's first confirmation, keeps its measurement
+        for ``settle`` instead. Only a confirmed score can make a candidate
+        the result.
         """
         at_least = self.target - UNCERTAINTY if screen else None
         measured = self.reference.measure(
@@ -310,13 +374,13 @@ class _Search:
         )
         if not measured.complete:  # stopped early: a bound, not an estimate
             return measured.estimate(self.offsets.least), False, None
-        if measured.estimate(self.offsets.at(measured.coarse_fast)) < self.target - UNCERTAINTY:
+        estimate = measured.estimate(self.offsets.at(measured.coarse_fast))
+        if estimate < self.target - UNCERTAINTY:
             measured.level = None  # never confirmed: only the sums are kept
             return measured.estimate(self.offsets.guess(measured.coarse_fast)), False, measured
-        score = self.reference.confirm(measured)
-        self.confirmations += 1
-        self.offsets.add(measured.coarse_fast, measured.offset)
-        return score, True, None
+        if self.offsets and estimate >= self.target + PROVISIONAL_ABOVE:
+            return estimate, False, measured  # provisional: its level is kept for ``settle``
+        return self._confirm(measured), True, None
 
     def _reestimate(self) -> None:
         """Re-read every estimate with the offsets learned so far: one made before
@@ -363,7 +427,7 @@ class _Search:
                 # Too large to win: jump towards where the file would just win, but no
                 # further than LEAP points of score (sizes can be flat over a stretch).
                 goal = math.log(self.size_to_beat * (1.0 - CHALLENGE_GAIN))
-                x = self._x_for_size(sizes, goal, low, high)
+                x = self._x_for_size(family, sizes, goal)
                 x = min(max(x, passing + family.tolerance), passing + LEAP / family.slope)
                 x = min(x, failing - family.tolerance / 2)
                 continue
@@ -412,7 +476,6 @@ class _Search:
     def challenge(self, family: Family, start: float) -> None:
         """Score ``family`` at the setting whose file beats the best by ``CHALLENGE_GAIN``."""
         goal = self.size_to_beat * (1.0 - CHALLENGE_GAIN)
-        low, high = family.x_range
         points: list[tuple[float, float]] = []  # (x, log size)
         x = start
         chosen: Candidate | None = None
@@ -426,7 +489,7 @@ class _Search:
                 chosen, chosen_x = candidate, x
             if abs(size - goal) <= 0.01 * goal:
                 break
-            x = self._x_for_size(points, math.log(goal), low, high)
+            x = self._x_for_size(family, points, math.log(goal))
             if any(abs(x - p[0]) < 1e-6 for p in points):
                 break
         if chosen is None:
@@ -434,10 +497,10 @@ class _Search:
         self.boundary(family, chosen_x, self.budget_left(), challenger=True, first=chosen)
 
     @staticmethod
-    def _x_for_size(
-        points: list[tuple[float, float]], goal: float, low: float, high: float
-    ) -> float:
-        """The x whose log size should be ``goal``: secant on the two nearest points."""
+    def _x_for_size(family: Family, points: list[tuple[float, float]], goal: float) -> float:
+        """The x whose log size should be ``goal``: secant on the two nearest points,
+        or the family's typical slope from one."""
+        low, high = family.x_range
         ranked = sorted(points, key=lambda p: abs(p[1] - goal))
         x0, s0 = ranked[0]
         if len(ranked) > 1 and ranked[1][1] != s0:
@@ -445,7 +508,7 @@ class _Search:
             slope = (s1 - s0) / (x1 - x0)
             if slope < 0:  # sizes fall as x grows
                 return float(np.clip(x0 + (goal - s0) / slope, low, high))
-        return float(np.clip(x0 + (s0 - goal) / _SIZE_SLOPE, low, high))
+        return float(np.clip(x0 + (s0 - goal) / family.size_slope, low, high))
 
 
 def _decoded(data: bytes) -> np.ndarray:
@@ -486,15 +549,24 @@ def search(
             break
         begin = family.x(lead) if family.log else family.x(_REQUANT_START)
         run.challenge(family, begin)
-    best = run.best
+    best = run.settle()
     if best is not None and best.family not in _MOZJPEG_PAYS:
         best.data = min(mozjpeg.optimize(best.data), best.data, key=len)
     seconds = time.process_time() - started
     if best is None or len(best.data) >= baseline_size:
-        return SearchResult(None, "", 100.0, run.evaluations, run.encodes, seconds, run.tried)
+        return SearchResult(
+            None, "", 100.0, run.evaluations, run.encodes, seconds, run.tried, run.confirmations
+        )
     method = f"jpeg-{best.family}-{best.param:.3g}"  # e.g. jpeg-jpegli-q-89, jpeg-jpegli-420-1.02
     return SearchResult(
-        best.data, method, best.score or 0.0, run.evaluations, run.encodes, seconds, run.tried
+        best.data,
+        method,
+        best.score or 0.0,
+        run.evaluations,
+        run.encodes,
+        seconds,
+        run.tried,
+        run.confirmations,
     )
 
 
@@ -552,6 +624,7 @@ def jpegli_families(image: Image.Image) -> list[Family]:
             distance=_quality_to_distance,
             rising=True,
             whole=True,
+            size_slope=_SIZE_SLOPE_QUALITY,
         )
     ]
     variants = [(name, "420", True), (f"{name}-flat", "420", False)]
@@ -600,4 +673,6 @@ def requant_family(image: Image.Image, tables: list[list[int]], sampling: int) -
         return buffer.getvalue()
 
     # About 0.6 points per 0.05 of factor near 85.
-    return Family("requant", encode, *REQUANT_FACTOR, log=False, slope=12.0)
+    return Family(
+        "requant", encode, *REQUANT_FACTOR, log=False, slope=12.0, size_slope=_SIZE_SLOPE_REQUANT
+    )
