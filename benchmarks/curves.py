@@ -4,7 +4,8 @@
 
 For each JPEG it encodes and scores every setting of every family the
 search draws from (jpegli distances 0.3-6 on a log grid, each subsampling
-and adaptive-quantisation variant), with the search's own metric, and prints,
+and adaptive-quantisation variant; requantisation factors 1.00-1.80, tried
+whatever the source quality), with the search's own metric, and prints,
 per file and in total, the bytes saved by:
 
 - search: ``lossy.search`` as the product runs it (target + its margin);
@@ -35,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import pyjpegli
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from imgflow.imaging import jpeg, lossy, quality
 
 JPEGLI_QUALITIES = range(60, 100)  # the naive search's encoder: pyjpegli, integer quality
 JPEGLI_DISTANCES = [round(float(d), 3) for d in np.geomspace(0.3, 6.0, 36)]
+REQUANT_FACTORS = [round(1.0 + 0.05 * i, 2) for i in range(17)]
 NAIVE = "naive-jpegli"  # not a product family: excluded from the ceiling
 
 
@@ -52,12 +54,16 @@ def measure(job: tuple[str, float]) -> dict:
         source.load()
         image = source if source.mode in ("RGB", "L") else source.convert("RGB")
         tables = [list(t) for t in source.quantization.values()]
+        sampling = JpegImagePlugin.get_sampling(source)
     linear = quality.linear_rgb(image, orient=False)
     reference = quality.Reference(linear, exact_from=lossy.EXACT_FROM)
     baseline = len(jpeg.optimize_lossless(data))
     points: dict[str, dict[str, list[float]]] = {}
     rgb = image.convert("RGB")
     families = [(f.name, f.encode, JPEGLI_DISTANCES) for f in lossy.jpegli_families(image)]
+    families.append(
+        ("requant", lossy.requant_family(image, tables, sampling).encode, REQUANT_FACTORS)
+    )
     naive_encode = lambda q: pyjpegli.encode(rgb.tobytes(), rgb.width, rgb.height, int(q))  # noqa: E731
     families.append((NAIVE, naive_encode, JPEGLI_QUALITIES))
     for family, encode, settings in families:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from imaging_samples import encode, exif_with, opened, photo
-from PIL import ImageCms
+from PIL import ImageCms, JpegImagePlugin
 
 from imgflow.contract import Outcome
 from imgflow.imaging import jpeg, lossy, metadata, quality
@@ -35,7 +35,7 @@ def high_quality_photo() -> bytes:
 def test_lossy_output_is_smaller_and_meets_the_target(high_quality_photo: bytes) -> None:
     result = run(high_quality_photo)
     assert result.outcome is Outcome.COMPRESSED
-    assert result.method.startswith("jpeg-jpegli")
+    assert result.method.startswith(("jpeg-jpegli", "jpeg-requant"))
     lossless = jpeg.optimize_lossless(high_quality_photo)
     assert result.bytes_out == len(result.data) < len(lossless)
     assert quality.score_bytes(high_quality_photo, result.data) >= 85.0
@@ -146,16 +146,29 @@ def test_a_candidate_estimated_near_the_mark_is_confirmed() -> None:
         assert not any(c.provisional and len(c.data) <= len(found.data) for c in found.tried)
 
 
+def test_pillow_encodings_are_entropy_optimised_before_sizes_are_compared() -> None:
+    data = encode(photo(size=(192, 128), seed=8), "JPEG", quality=75)
+    image = opened(data)
+    tables = [list(t) for t in image.quantization.values()]
+    family = lossy.requant_family(image, tables, JpegImagePlugin.get_sampling(image))
+    run = lossy._Search(image, 85.1, baseline_size=10**9)
+    candidate = run.encode(family, family.x(1.0))  # the source's own tables: it passes
+    assert run.score(candidate)
+    assert len(candidate.data) < candidate.encoded_size  # Pillow's baseline output, ...
+    assert opened(candidate.data).info.get("progressive")  # ... re-coded progressive
+    assert run.best is candidate
+
+
 def test_the_winner_is_progressive_whichever_family_made_it(high_quality_photo: bytes) -> None:
     found = lossy.search(high_quality_photo, 85.0, baseline_size=10**9)
     assert opened(found.data).info.get("progressive")
 
 
-@pytest.mark.parametrize("source_quality", [75, 90])
-def test_every_candidate_is_a_jpegli_encoding(source_quality: int) -> None:
+@pytest.mark.parametrize(("source_quality", "requant"), [(75, True), (90, False)])
+def test_requantisation_is_tried_only_below_quality_83(source_quality: int, requant: bool) -> None:
     data = encode(photo(size=(192, 128), seed=8), "JPEG", quality=source_quality)
     found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
-    assert found.tried and all(c.family.startswith("jpegli-") for c in found.tried)
+    assert any(c.family == "requant" for c in found.tried) is requant
     assert any(c.family == "jpegli-q" for c in found.tried)
 
 
@@ -295,9 +308,9 @@ def test_a_whole_family_reaches_its_boundary_in_three_scores_from_a_far_start(no
         "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
     )
     run = _Scripted(lambda _, q: measured[int(q)])
-    run.boundary(family, family.x(90), budget=3, challenger=False)
+    run.boundary(family, family.x(90), budget=lossy.FIRST_BUDGET, challenger=False)
     assert run.best.param == 92
-    assert run.evaluations <= 3
+    assert run.evaluations <= lossy.FIRST_BUDGET
 
 
 def test_a_provisional_pass_is_confirmed_only_when_it_would_be_returned(no_mozjpeg) -> None:
