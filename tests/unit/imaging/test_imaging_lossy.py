@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -180,6 +181,7 @@ class _Scripted(lossy._Search):
         self.scores, self.target, self.baseline_size = scores, target, baseline_size
         self.passing, self.evaluations, self.encodes, self.tried = [], 0, 0, []
         self.known, self.offsets, self.confirmations = {}, lossy._Offsets(), 0
+        self.probes, self.sample_sizes, self.ratios = 0, {}, []
 
     def _measure(self, data: bytes, screen: bool) -> tuple[float, bool, None]:
         family, param = data.split(b":")[:2]
@@ -218,6 +220,13 @@ def scripted_family(name: str, size: Callable[[float], int]) -> lossy.Family:
         return head + b"x" * (size(distance) - len(head))
 
     return lossy.Family(name, encode, *lossy.JPEGLI_DISTANCE, log=True, slope=10.0)
+
+
+def sampled_family(name: str, size: Callable[[float], int]) -> lossy.Family:
+    """``scripted_family`` with a sample a quarter of the size at every distance."""
+    return dataclasses.replace(
+        scripted_family(name, size), sample=lambda distance: b"s" * (size(distance) // 4)
+    )
 
 
 @pytest.fixture
@@ -328,3 +337,35 @@ def test_a_provisional_pass_is_confirmed_only_when_it_would_be_returned(no_mozjp
     assert winner.confirmed and winner.score >= 85.1
     assert run.confirmations == 2
     assert [c.provisional for c in run.tried] == [True, False, False]
+
+
+def test_a_challenger_is_probed_on_the_sample_and_encoded_in_full_once(no_mozjpeg) -> None:
+    a = sampled_family("a", lambda d: int(100_000 / d))
+    b = sampled_family("b", lambda d: int(90_000 / d))
+    run = _Scripted(lambda _, d: 95.0 - 10.0 * math.log(d / 0.5))  # 85.1 at d = 1.34
+    run.boundary(a, math.log(1.0), budget=3, challenger=False)
+    assert run.probes == 1  # the image's first full encode calibrates the ratio
+    assert run.ratios[0][1] == pytest.approx(4.0, rel=1e-3)
+    leader, probes = run.best, run.probes
+    run.challenge(b, math.log(leader.param))
+    assert run.probes > probes
+    # b's first full encode is the setting the probes chose, and it was scored.
+    challenger = next(c for c in run.tried if c.family == "b")
+    assert challenger.score is not None
+    assert challenger.encoded_size < leader.encoded_size
+    assert run.best.family == "b"
+
+
+def test_a_size_probe_predicts_a_photographs_full_file_within_3_percent() -> None:
+    image = photo(size=(1400, 1100), seed=5)
+    # Bands start at rows 0, 256, 512, 768 and 1024.
+    assert lossy.sample_rows(np.asarray(image)).shape[0] == 5 * lossy.SAMPLE_BAND
+    run = lossy._Search(image, 85.1, baseline_size=10**9)
+    for family in lossy.jpegli_families(image):
+        calibration = run.encode(family, family.x(family.param(family.x_range[0] + 1.0)))
+        assert calibration.encoded_size > 0
+        for setting in (family.x_range[0] + 0.7, family.x_range[0] + 1.3):
+            predicted, full = run.predict(family, setting)
+            assert full is None  # a probe, not an encode
+            actual = len(family.encode(family.param(setting)))
+            assert abs(predicted / actual - 1.0) < 0.03, (family.name, predicted, actual)
