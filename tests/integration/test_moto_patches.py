@@ -26,7 +26,13 @@ from moto import mock_aws
 
 from imgflow_toolkit.cloudformation import ACCOUNT, REGION
 from imgflow_toolkit.local import moto_patches
-from imgflow_toolkit.local.moto_patches import LambdaServiceFault, wait_for_execution
+from imgflow_toolkit.local.moto_patches import (
+    LambdaServiceFault,
+    item_reader,
+    sfn_integration,
+    wait_for_execution,
+)
+from imgflow_toolkit.local.moto_patches import s3 as s3_patches
 from imgflow_toolkit.local.template import read_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -921,7 +927,7 @@ def test_delete_object_is_serialised_with_puts(aws, monkeypatch):
     held: list[bool] = []
 
     def delete_object(self, *args, **kwargs):
-        held.append(moto_patches._put_lock._is_owned())
+        held.append(s3_patches._put_lock._is_owned())
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(S3Backend, "delete_object", delete_object)
@@ -1075,7 +1081,7 @@ def _listing_map(bucket: str, processor_states: dict[str, Any], start_at: str) -
 
 
 def test_item_reader_lists_every_page_of_the_prefix(aws, monkeypatch):
-    monkeypatch.setattr(moto_patches, "item_reader_page_size", 3)
+    monkeypatch.setattr(item_reader, "item_reader_page_size", 3)
     aws.s3.create_bucket(Bucket="listed")
     keys = [f"k{i:02d}" for i in range(10)]  # 4 pages of 3
     for key in keys:
@@ -1148,9 +1154,9 @@ def test_sync_tasks_poll_faster_than_moto_default():
 
     moto_patches.apply()
     assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == (
-        moto_patches.SYNC_POLL_SECONDS
+        sfn_integration.SYNC_POLL_SECONDS
     )
-    assert moto_patches.SYNC_POLL_SECONDS < 0.5
+    assert sfn_integration.SYNC_POLL_SECONDS < 0.5
 
 
 def test_one_map_worker_processes_more_items_than_the_recursion_limit(aws):

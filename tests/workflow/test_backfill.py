@@ -21,6 +21,7 @@ from PIL import Image
 from imgflow.contract import META_SOURCE_ETAG
 from imgflow.trigger import source_from_event
 from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local.moto_patches import item_reader
 from imgflow_toolkit.local.runtime import EmbeddedStack
 
 OBJECTS = 1050  # more than S3's 1,000 keys per ListObjectsV2 page
@@ -76,7 +77,7 @@ def skip_reasons(children: list[dict[str, Any]]) -> Counter[str]:
 def test_a_backfill_of_several_pages_processes_each_object_once_and_a_rerun_writes_nothing(
     repo, monkeypatch
 ):
-    monkeypatch.setattr(moto_patches, "item_reader_page_size", PAGE)
+    monkeypatch.setattr(item_reader, "item_reader_page_size", PAGE)
     objects = {f"old/img{i:04d}.jpg": tiny_jpeg(i) for i in range(OBJECTS)}
     objects["old/notes.txt"] = b"not an image: the upload rule would not match it"
     objects["_imgflow-staging/old/img0000"] = b"a staged result: never an input"

@@ -138,7 +138,7 @@ class EmbeddedStack:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # Metrics are off locally and cleared after every invocation (see invoke).
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        # moto's objects are freed when dropped (moto_patches._patch_untracked_models).
+        # moto's objects are freed when dropped (moto_patches.memory._patch_untracked_models).
         warnings.filterwarnings("ignore", message="S3 key was not disposed of in time")
         self._set_env(self._env)
         # The handlers share one Powertools Logger, created when ``telemetry`` was

@@ -1,0 +1,107 @@
+"""What moto would keep forever: model instances, ended executions and threads,
+dropped objects, sent notifications. The runner frees them as it goes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imgflow_toolkit.local.moto_patches.s3 import _put_lock
+
+
+def forget_executions(state_machine_arn: str, execution_arns: set[str]) -> int:
+    """Drop ended executions from moto's memory; return how many were dropped.
+
+    Step Functions keeps a Standard execution's history for 90 days; moto
+    keeps every one in memory until the mock stops, so a local run of
+    thousands of images would grow without bound. The runner saves each
+    history first, then forgets it. Running executions are never dropped.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    region = state_machine_arn.split(":")[3]
+    backend = stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][region]
+    machine = backend.describe_state_machine(state_machine_arn)
+    kept = [
+        e
+        for e in machine.executions
+        if e.execution_arn not in execution_arns or e.stop_date is None
+    ]
+    dropped = len(machine.executions) - len(kept)
+    machine.executions[:] = kept
+    return dropped
+
+
+def forget_finished_threads() -> int:
+    """Drop ended threads from the interpreter's registry; return how many were dropped.
+
+    moto's ASL interpreter (ported from LocalStack) appends every thread it
+    starts (one per execution, one per Task state...) to the module-level
+    list ``TMP_THREADS``, which LocalStack empties at shutdown and moto
+    never does. Each ended thread keeps its execution's environment alive:
+    about 6 threads and 130 KB per image, without bound, in a long local run.
+    """
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    before = len(TMP_THREADS)
+    TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+    return before - len(TMP_THREADS)
+
+
+def drop_object(bucket_name: str, key: str) -> None:
+    """Remove every version of ``key`` (delete markers included) from moto's S3, at once.
+
+    What a lifecycle expiry of all versions does; the runner calls it once a
+    key's result is written out. Not through ListObjectVersions: moto's
+    deep-copies every version of the bucket, and iterates the keys unlocked,
+    so a concurrent write makes it fail ("'NoneType' object is not
+    iterable", seen under load). Done under the lock PutObject, CopyObject
+    and DeleteObject take (``s3._patch_s3_conditional_writes``).
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket_name)
+    with _put_lock:
+        versions = bucket.keys.getlist(key, [])
+        # Not bucket.keys.pop(key): it calls dispose() on delete markers, which lack it.
+        dict.pop(bucket.keys, key, None)
+    for version in versions:
+        if hasattr(version, "dispose"):
+            version.dispose()  # closes the buffer that held the object's bytes
+
+
+def forget_sent_notifications() -> None:
+    """Empty moto's record of every message each SNS topic has published.
+
+    moto keeps them all (``Topic.sent_notifications``, for its dashboard);
+    subscribers already have their copies.
+    """
+    from moto.sns.models import sns_backends
+
+    for account in sns_backends.values():
+        for backend in account.values():
+            for topic in backend.topics.values():
+                topic.sent_notifications.clear()
+
+
+def _patch_untracked_models() -> None:
+    """Why: moto keeps every model instance it ever creates, for its dashboard.
+
+    ``BaseModel.__new__`` appends each instance to its class's
+    ``instances_tracked`` list, which only ``/moto-api`` and ``reset()``
+    read. Every FakeKey stays alive with its object's bytes, the deep copy
+    that each ListObjectVersions makes of every version included, and so
+    does every execution, message and event: a local run of thousands of
+    images grew by about 140 KB per image, without bound. imgflow never
+    uses the dashboard, so instances are not tracked and are freed when
+    nothing else holds them (a FakeKey closes its buffer when collected;
+    S3's reset still disposes of every key its buckets hold).
+    """
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    __new__.__wrapped__ = BaseModel.__new__  # type: ignore[attr-defined]
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[assignment,method-assign]
