@@ -1147,6 +1147,31 @@ def test_start_execution_sync2_task_runs_the_child_and_returns_its_description(a
     assert json.loads(child_input) == {"source": {"key": "a b.jpg"}}
 
 
+def test_the_step_functions_model_is_loaded_once_for_every_shape(monkeypatch):
+    import botocore.session
+
+    sessions = []
+    original = botocore.session.get_session
+
+    def get_session(*args, **kwargs):
+        sessions.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(botocore.session, "get_session", get_session)
+    sfn_integration._sfn_model.cache_clear()
+    try:
+        shapes = [
+            sfn_integration._sfn_shape(operation, direction)
+            for operation in ("start_execution", "describe_execution")
+            for direction in ("input", "output")
+        ]
+    finally:
+        sfn_integration._sfn_model.cache_clear()
+    assert len(sessions) == 1
+    assert "stateMachineArn" in shapes[0].members
+    assert "executionArn" in shapes[1].members
+
+
 def test_sync_tasks_poll_faster_than_moto_default():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback,

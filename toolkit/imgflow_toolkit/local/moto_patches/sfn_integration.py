@@ -11,13 +11,25 @@ from typing import Any
 
 
 @functools.cache
-def _sfn_shape(operation: str, direction: str) -> Any:
-    """botocore's input or output shape of a Step Functions operation ("start_execution")."""
+def _sfn_model() -> Any:
+    """botocore's Step Functions service model, loaded once.
+
+    A new botocore session parses the whole model (and keeps it) each time it is
+    asked: loaded per operation and direction, it was parsed and held up to four
+    times.
+    """
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model("stepfunctions")
+    return botocore.session.get_session().get_service_model("stepfunctions")
+
+
+def _sfn_shape(operation: str, direction: str) -> Any:
+    """botocore's input or output shape of a Step Functions operation ("start_execution").
+
+    Not cached here: the service model caches its operation models and their shapes.
+    """
     name = "".join(part.title() for part in operation.split("_"))
-    shape = model.operation_model(name)
+    shape = _sfn_model().operation_model(name)
     return shape.input_shape if direction == "input" else shape.output_shape
 
 
