@@ -6,13 +6,24 @@ import xml.etree.ElementTree as ET
 
 from aws_records import definition, recorded
 
-from imgflow_toolkit.executions import graph
+from imgflow_toolkit.executions.svg import layout, render_svg
+from imgflow_toolkit.executions.text import render_text
+from imgflow_toolkit.executions.trace import (
+    CAUGHT,
+    FAILED,
+    NOT_REACHED,
+    RUNNING,
+    SUCCEEDED,
+    ExecutionTrace,
+    edges_of,
+    trace,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def _recorded_trace() -> graph.ExecutionTrace:
-    return graph.trace(definition(), recorded("image-too-large")["history"]["events"])
+def _recorded_trace() -> ExecutionTrace:
+    return trace(definition(), recorded("image-too-large")["history"]["events"])
 
 
 def _states(svg: str) -> dict[str, str]:
@@ -29,17 +40,17 @@ def test_recorded_aws_history_shows_the_caught_error_and_the_fail_state():
     assert run.path == ["Validate image", "Quarantine original", "Notify failure", "Failed"]
     validate = run.states["Validate image"]
     assert (validate.status, validate.attempts, validate.error) == (
-        graph.CAUGHT,
+        CAUGHT,
         2,
         "ImageTooLargeError",
     )
-    assert run.states["Failed"].status == graph.FAILED
-    assert run.states["Quarantine original"].status == graph.SUCCEEDED
-    assert run.states["Compress image"].status == graph.NOT_REACHED
+    assert run.states["Failed"].status == FAILED
+    assert run.states["Quarantine original"].status == SUCCEEDED
+    assert run.states["Compress image"].status == NOT_REACHED
 
 
 def test_svg_marks_failed_states_red_and_highlights_the_path_taken():
-    svg = graph.render_svg(definition(), _recorded_trace(), "poster")
+    svg = render_svg(definition(), _recorded_trace(), "poster")
     states = _states(svg)
     assert set(states) == set(definition()["States"]), "every state is drawn"
     assert states["Validate image"] == "state state-caught"
@@ -66,7 +77,7 @@ def test_svg_marks_failed_states_red_and_highlights_the_path_taken():
 
 
 def test_text_graph_names_the_path_the_error_and_the_states_not_reached():
-    text = graph.render_text(definition(), _recorded_trace(), "poster")
+    text = render_text(definition(), _recorded_trace(), "poster")
     assert "ImageTooLargeError: image is 12000x9000 = 108 MP" in text
     assert "✘ Validate image" in text and "2 attempts" in text and "(caught)" in text
     assert "↓ caught\n  ✔ Quarantine original" in text
@@ -111,9 +122,9 @@ def test_a_task_that_succeeds_on_retry_is_green_and_counts_its_attempts():
         _event(10, "SucceedStateEntered", stateEnteredEventDetails={"name": "End"}),
         _event(11, "ExecutionSucceeded"),
     ]
-    run = graph.trace(MINI, events)
+    run = trace(MINI, events)
     assert run.status == "SUCCEEDED"
-    assert run.states["Work"].status == graph.SUCCEEDED
+    assert run.states["Work"].status == SUCCEEDED
     assert run.states["Work"].attempts == 2
     assert run.failed_states == []
 
@@ -126,7 +137,7 @@ def test_an_uncaught_task_failure_is_the_failed_state():
         _event(4, "TaskFailed", taskFailedEventDetails={"error": "Boom", "cause": "it broke"}),
         _event(5, "ExecutionFailed", executionFailedEventDetails={"error": "Boom"}),
     ]
-    run = graph.trace(MINI, events)
+    run = trace(MINI, events)
     assert (run.status, run.failed_states) == ("FAILED", ["Work"])
     assert run.states["Work"].cause == "it broke"
 
@@ -137,13 +148,13 @@ def test_a_running_execution_shows_the_state_it_is_in():
         _event(2, "TaskStateEntered", stateEnteredEventDetails={"name": "Work"}),
         _event(3, "TaskScheduled"),
     ]
-    run = graph.trace(MINI, events)
-    assert (run.status, run.states["Work"].status) == ("RUNNING", graph.RUNNING)
+    run = trace(MINI, events)
+    assert (run.status, run.states["Work"].status) == ("RUNNING", RUNNING)
 
 
 def test_layout_puts_each_state_below_the_states_that_lead_to_it_without_overlap():
-    boxes = graph.layout(definition())
-    edges = graph.edges_of(definition())
+    boxes = layout(definition())
+    edges = edges_of(definition())
     back = {("Check", "Work")}
     for edge in edges:
         if (edge.source, edge.target) not in back:
@@ -156,7 +167,7 @@ def test_layout_puts_each_state_below_the_states_that_lead_to_it_without_overlap
 
 
 def test_a_loop_back_edge_does_not_break_the_layout():
-    boxes = graph.layout(MINI)
+    boxes = layout(MINI)
     assert boxes["Work"].y < boxes["Check"].y < boxes["End"].y
-    svg = graph.render_svg(MINI, None)
+    svg = render_svg(MINI, None)
     assert ET.fromstring(svg) is not None

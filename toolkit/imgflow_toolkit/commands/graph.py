@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imgflow_toolkit.executions import graph, history
+from imgflow_toolkit.executions import history, svg, text, trace
 
 
 def register(commands: Any) -> None:
@@ -76,13 +76,13 @@ def main(args: argparse.Namespace, sfn_client: Any = None) -> int:
         print(f"imgflow graph: {exc}", file=sys.stderr)
         return 2
     status = execution.description.get("status")
-    run = graph.trace(execution.definition, execution.events, status)
+    run = trace.trace(execution.definition, execution.events, status)
     title = _title(execution)
-    print(graph.render_text(execution.definition, run, title, colour=sys.stdout.isatty()))
+    print(text.render_text(execution.definition, run, title, colour=sys.stdout.isatty()))
     default = args.run / "graphs" if args.run is not None else Path()
     out = args.out or default / f"{execution.name}.svg"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(graph.render_svg(execution.definition, run, title) + "\n")
+    out.write_text(svg.render_svg(execution.definition, run, title) + "\n")
     print(f"\ngraph: {out}")
     return 0
 

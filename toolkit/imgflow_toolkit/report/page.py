@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from imgflow_toolkit.executions import graph, history
+from imgflow_toolkit.executions import history
+from imgflow_toolkit.executions.svg import render_svg
+from imgflow_toolkit.executions.trace import trace
 from imgflow_toolkit.report import charts, cost
 from imgflow_toolkit.report.images import ImageReport
 from imgflow_toolkit.report.summary import (
@@ -247,8 +249,8 @@ class _Graphs:
             return None
         saved = history.SavedExecution.from_json(path.read_text())
         status = saved.description.get("status")
-        trace = graph.trace(saved.definition, saved.events, status)
-        svg = graph.render_svg(saved.definition, trace, title=f"execution: {status}")
+        run = trace(saved.definition, saved.events, status)
+        svg = render_svg(saved.definition, run, title=f"execution: {status}")
         digest = hashlib.sha256(svg.encode()).hexdigest()
         if digest not in self._index:
             self._index[digest] = len(self._svgs)
