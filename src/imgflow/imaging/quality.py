@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -442,9 +442,11 @@ class Measurement:
     level: np.ndarray | None
     complete: bool
     coarse_exact: float | None = None  # set by ``confirm``
+    # A caller's prediction of the scales left out when measuring stopped early.
+    predicted: float = 0.0
 
     def estimate(self, offset: float = 0.0) -> float:
-        return _final(sum(self.fine) + self.coarse_fast + offset)
+        return _final(sum(self.fine) + self.coarse_fast + self.predicted + offset)
 
     @property
     def offset(self) -> float:
@@ -595,6 +597,7 @@ class Reference:
         *,
         offset: float = 0.0,
         at_least: float | None = None,
+        before_finest: Callable[[Measurement], bool] | None = None,
     ) -> Measurement:
         """``score``'s work with the fast arithmetic at the exact scales (needs ``proxy``).
 
@@ -604,7 +607,9 @@ class Reference:
         score without decoding again. ``offset`` is the expected difference
         between the exact and fast sums of the coarse scales (learned by the
         caller from earlier confirmations); with ``at_least``, measuring may
-        stop once the estimate is below it.
+        stop once the estimate is below it. ``before_finest`` sees the
+        measurement before the full-size scale, the largest part of the work,
+        and may stop it there (it may set ``predicted``).
         """
         if not self.proxy_scales and self.exact_from < len(self.scales):
             raise ValueError("measure needs a Reference built with proxy=True")
@@ -613,6 +618,8 @@ class Reference:
         result = Measurement(fine=[], coarse_fast=0.0, level=None, complete=False)
         for index in reversed(range(len(self.scales))):
             level = pyramid.pop()
+            if index == 0 and before_finest is not None and before_finest(result):
+                return result
             if index < self.exact_from:
                 result.fine.append(self._scale_sum_in_strips(index, self.scales[index], level))
             else:

@@ -369,3 +369,23 @@ def test_a_size_probe_predicts_a_photographs_full_file_within_3_percent() -> Non
             assert full is None  # a probe, not an encode
             actual = len(family.encode(family.param(setting)))
             assert abs(predicted / actual - 1.0) < 0.03, (family.name, predicted, actual)
+
+
+def test_a_candidate_predicted_well_below_the_mark_skips_the_full_size_scale() -> None:
+    image = photo(size=(192, 128), seed=5)
+    run = lossy._Search(image, 85.1, baseline_size=10**9)
+    # An earlier candidate of this image: full-size sum 3x the next scale's.
+    run.finest.append((1.0, 3.0))
+
+    def partial(next_scale: float) -> quality.Measurement:
+        return quality.Measurement([next_scale], coarse_fast=0.2, level=None, complete=False)
+
+    near = partial(0.02)  # a total of 0.28, about 92.5: measured in full
+    assert not run._skip_finest(near) and near.predicted == 0.0
+    far = partial(2.0)  # a total of 8.2: far below any mark
+    assert run._skip_finest(far)
+    assert far.predicted == pytest.approx(6.0)
+    assert far.estimate() < 85.1 - lossy.SKIP_FINEST_BELOW
+    # No earlier candidate: nothing to predict from, measured in full.
+    run.finest.clear()
+    assert not run._skip_finest(partial(2.0))

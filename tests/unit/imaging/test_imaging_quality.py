@@ -93,6 +93,27 @@ def test_a_measurement_stopped_early_cannot_be_confirmed() -> None:
         reference.confirm(measured)
 
 
+def test_a_measurement_may_stop_before_the_full_size_scale() -> None:
+    original, distorted = _candidate_pair()
+    reference = quality.Reference(original, exact_from=2, proxy=True)
+    full = reference.measure(distorted)
+    seen: list[int] = []
+
+    def stop(partial: quality.Measurement) -> bool:
+        seen.append(len(partial.fine))
+        partial.predicted = full.fine[-1]  # a perfect prediction
+        return True
+
+    stopped = reference.measure(distorted, before_finest=stop)
+    assert seen == [1]  # asked once, with every scale but the full-size one summed
+    assert not stopped.complete
+    assert stopped.fine == full.fine[:-1]
+    assert stopped.estimate() == pytest.approx(full.estimate(), abs=1e-9)
+    # Declining changes nothing.
+    declined = reference.measure(distorted, before_finest=lambda _: False)
+    assert declined.complete and declined.estimate() == full.estimate()
+
+
 def test_measure_needs_the_proxy_side() -> None:
     original, distorted = _candidate_pair()
     with pytest.raises(ValueError, match="proxy=True"):
