@@ -81,7 +81,8 @@ def measure(job: tuple[str, float]) -> dict:
         "source_quality": jpeg.estimate_quality(tables[0]),
         "search": len(found.data) if found.data else baseline,
         "search_method": found.method or "jpeg-lossless",
-        "evaluations": found.evaluations,
+        # The search's cost: scores, exact confirmations, full encodes + size probes.
+        "cost": f"{found.evaluations}/{found.confirmations}/{found.encodes}+{found.probes}",
         "points": points,
     }
 
@@ -114,7 +115,8 @@ def best(record: dict, target: float) -> int:
 def report(records: list[dict], target: float) -> str:
     margin = target + lossy.DEFAULT_MARGIN
     lines = [
-        f"{'file':36} {'q':>3} {'search':>8} {'naive':>8} {'best':>8}  evals  method",
+        f"{'file':36} {'q':>3} {'search':>8} {'naive':>8} {'best':>8}  "
+        f"{'scores/confirms/encodes+probes':>30}  method",
     ]
     totals = {"bytes": 0, "search": 0, "naive": 0, "best": 0}
     for r in sorted(records, key=lambda r: r["file"]):
@@ -124,7 +126,7 @@ def report(records: list[dict], target: float) -> str:
             totals[name] += r["bytes"] - size
         ratios = "  ".join(f"{sizes[n] / r['bytes']:7.3f}" for n in ("search", "naive", "best"))
         lines.append(
-            f"{r['file'][:36]:36} {r['source_quality']:3} {ratios}  {r['evaluations']:5}"
+            f"{r['file'][:36]:36} {r['source_quality']:3} {ratios}  {r['cost']:>30}"
             f"  {r['search_method']}"
         )
     saved = {n: totals[n] / totals["bytes"] for n in ("search", "naive", "best")}

@@ -23,7 +23,7 @@ def record() -> dict:
         "source_quality": 80,
         "search": 85_000,
         "search_method": "jpeg-requant-1.2",
-        "evaluations": 4,
+        "cost": "4/1/6+9",
         "points": {"jpegli": jpegli, "requant": requant},
     }
 
@@ -39,3 +39,4 @@ def test_best_is_the_smallest_passing_point_of_any_family() -> None:
 def test_report_states_the_ceiling_against_the_naive_search() -> None:
     text = curves.report([record()], 85.0)
     assert "search / naive 1.167, best / naive 1.167" in text
+    assert "4/1/6+9" in text  # what the search spent: scores/confirms/encodes+probes
