@@ -69,6 +69,7 @@ that fails then is dropped for the next smallest.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import io
 import math
@@ -205,6 +206,14 @@ class Family:
     def x_range(self) -> tuple[float, float]:
         ends = sorted((self.x(self.low), self.x(self.high)))
         return ends[0], ends[1]
+
+
+class Verdict(enum.Enum):
+    """What a candidate's score is."""
+
+    CONFIRMED = "confirmed"  # the product's score, to the last bit
+    PROVISIONAL = "provisional"  # estimated well above the mark: confirmed if it is returned
+    ESTIMATED = "estimated"  # an estimate, a prediction or a bound: the candidate fails
 
 
 @dataclass
@@ -367,15 +376,12 @@ class _Search:
             candidate.measured, candidate.provisional = first.measured, first.provisional
             return any(c is first for c in self.passing)
         self.known[key] = candidate
-        candidate.score, candidate.confirmed, candidate.measured = self._measure(
-            candidate.data, screen
-        )
+        candidate.score, verdict, candidate.measured = self._measure(candidate.data, screen)
+        candidate.confirmed = verdict is Verdict.CONFIRMED
+        candidate.provisional = verdict is Verdict.PROVISIONAL
         self.evaluations += 1
         if candidate.confirmed:
             self._reestimate()
-        else:  # ``_measure`` keeps a provisional candidate's planes for ``settle``
-            measured = candidate.measured
-            candidate.provisional = measured is not None and measured.level is not None
         if not candidate.provisional and (
             not candidate.confirmed or (candidate.score or 0.0) < self.target
         ):
@@ -416,10 +422,12 @@ class _Search:
         self.offsets.add(measured.coarse_fast, measured.offset)
         return score
 
-    def _measure(self, data: bytes, screen: bool) -> tuple[float, bool, quality.Measurement | None]:
-        """(score, confirmed, measurement): the product's score of a candidate that
-        may pass; an estimate, and what it was estimated from, for one that clearly
-        fails.
+    def _measure(
+        self, data: bytes, screen: bool
+    ) -> tuple[float, Verdict, quality.Measurement | None]:
+        """(score, verdict, measurement): the product's score of a candidate that may
+        pass; an estimate, and what it was estimated from, for one that clearly
+        fails or (provisional) clearly passes.
 
         The coarse scales are measured with the fast arithmetic, and the
         estimate corrected by the offset learned from earlier candidates; a
@@ -439,17 +447,22 @@ class _Search:
         )
         if not measured.complete:  # stopped early: a bound, or a prediction well below
             offset = self.offsets.guess(measured.coarse_fast) if measured.predicted else None
-            return measured.estimate(self.offsets.least if offset is None else offset), False, None
+            score = measured.estimate(self.offsets.least if offset is None else offset)
+            return score, Verdict.ESTIMATED, None
         if len(measured.fine) >= 2 and measured.fine[-2] > 0:
             above = measured.coarse_fast + sum(measured.fine[:-1])
             self.finest.append((above, measured.fine[-1] / measured.fine[-2]))
         estimate = measured.estimate(self.offsets.at(measured.coarse_fast))
         if estimate < self.target - UNCERTAINTY:
             measured.level = None  # never confirmed: only the sums are kept
-            return measured.estimate(self.offsets.guess(measured.coarse_fast)), False, measured
+            return (
+                measured.estimate(self.offsets.guess(measured.coarse_fast)),
+                Verdict.ESTIMATED,
+                measured,
+            )
         if self.offsets and estimate >= self.target + PROVISIONAL_ABOVE:
-            return estimate, False, measured  # provisional: its level is kept for ``settle``
-        return self._confirm(measured), True, None
+            return estimate, Verdict.PROVISIONAL, measured  # its level is kept for ``settle``
+        return self._confirm(measured), Verdict.CONFIRMED, None
 
     def _skip_finest(self, measured: quality.Measurement) -> bool:
         """Whether to stop a measurement before its full-size scale: its sum, predicted

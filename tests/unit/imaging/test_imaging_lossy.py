@@ -183,9 +183,9 @@ class _Scripted(lossy._Search):
         self.known, self.offsets, self.confirmations = {}, lossy._Offsets(), 0
         self.probes, self.sample_sizes, self.ratios = 0, {}, []
 
-    def _measure(self, data: bytes, screen: bool) -> tuple[float, bool, None]:
+    def _measure(self, data: bytes, screen: bool) -> tuple[float, lossy.Verdict, None]:
         family, param = data.split(b":")[:2]
-        return self.scores(family.decode(), float(param)), True, None
+        return self.scores(family.decode(), float(param)), lossy.Verdict.CONFIRMED, None
 
 
 class _Provisional(_Scripted):
@@ -198,13 +198,16 @@ class _Provisional(_Scripted):
         self.bias = bias
         self.offsets.add(0.0, 0.0)  # as after the image's first confirmation
 
-    def _measure(self, data: bytes, screen: bool) -> tuple[float, bool, quality.Measurement | None]:
+    def _measure(
+        self, data: bytes, screen: bool
+    ) -> tuple[float, lossy.Verdict, quality.Measurement | None]:
         family, param = data.split(b":")[:2]
         score = self.scores(family.decode(), float(param))
         if score + self.bias >= self.target + lossy.PROVISIONAL_ABOVE:
             planes = np.zeros((3, 1, 1), np.float32)
-            return score + self.bias, False, quality.Measurement([], 0.0, planes, True)
-        return score, True, None
+            measured = quality.Measurement([], 0.0, planes, True)
+            return score + self.bias, lossy.Verdict.PROVISIONAL, measured
+        return score, lossy.Verdict.CONFIRMED, None
 
     def _confirm_provisional(self, candidate: lossy.Candidate) -> float:
         self.confirmations += 1
