@@ -11,6 +11,7 @@ from imaging_samples import encode, exif_with, opened, photo
 from PIL import Image
 
 from imgflow.imaging import quality
+from imgflow.imaging.quality import blur
 
 PAIRS_DIR = Path(__file__).parents[2] / "data" / "ssimulacra2"
 PAIRS = json.loads((PAIRS_DIR / "scores.json").read_text())
@@ -35,7 +36,7 @@ def test_search_metric_close_to_reference_on_a_photo_crop() -> None:
 def test_fast_blur_is_the_reference_filter() -> None:
     rng = np.random.default_rng(1)
     planes = rng.random((2, 40, 70), dtype=np.float32)
-    assert np.abs(quality.blur_fast(planes) - quality.blur_exact(planes)).max() < 1e-5
+    assert np.abs(blur.blur_fast(planes) - blur.blur_exact(planes)).max() < 1e-5
 
 
 def test_more_distortion_scores_lower() -> None:

@@ -1,23 +1,16 @@
-"""SSIMULACRA 2.1, the perceptual score the lossy search is guarded by.
-
-A vectorised numpy port of the reference implementation
-(cloudinary/ssimulacra2, ``ssimulacra2.cc``, April 2023): linear sRGB, XYB
-rescaled to 0..1, six scales downsampled 2x2 in linear RGB, per-channel
-SSIM' (no luma denominator), "ringing" and "blurring" edge maps, 1- and
-4-norms, the published 108 weights and the same final polynomial.
+"""SSIMULACRA 2.1 itself: the scales, the maps, their weighted norms and the score.
 
 Why two blurs. In flat areas the reference's SSIM' terms are dominated by
 float32 rounding noise (variances near 0 are divided by C2 = 0.0009 and the
 weights reach 225), so agreeing with its scores within 0.1 needs its
 arithmetic, not just its formula: ``exact=True`` replays libjxl's recursive
-Gaussian (Charalampidis 2016, sigma 1.5, zero outside the image) operation
-by operation in float32 with its fused multiply-adds, and the colour
-conversion with libjxl's rational sRGB curve and Newton cube root. That is
-a Python loop per row and column (about 2-3 s per megapixel), so the search
-uses ``exact=False``: the same filter taps as one banded matrix product,
-float32 BLAS, about 30x faster. The fast score is within about 0.1 of the
-reference on textured photos and up to about 1.5 higher on very flat crops;
-callers that promise a score verify with ``exact=True`` or keep a margin.
+Gaussian (``blur.blur_exact``) and colour conversion (``colour.xyb_exact``)
+operation by operation in float32. That is a Python loop per row and column
+(about 2-3 s per megapixel), so the search uses ``exact=False``: the same
+filter taps as one banded matrix product (``blur.blur_fast``), float32 BLAS,
+about 30x faster. The fast score is within about 0.1 of the reference on
+textured photos and up to about 1.5 higher on very flat crops; callers that
+promise a score verify with ``exact=True`` or keep a margin.
 
 Work saved without changing the result: ``Reference`` computes the
 original's side once (XYB at every scale, its blurred mean and variance),
@@ -27,17 +20,25 @@ and maps whose weights are all zero in the reference are skipped.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from imgflow.imaging.quality.blur import RADIUS, TILE, blur_exact, blur_plane, blur_rows
+from imgflow.imaging.quality.colour import (
+    downsample,
+    has_alpha,
+    linear_rgb,
+    to_linear,
+    xyb_exact,
+    xyb_fast,
+)
+
 NUM_SCALES = 6
 _F32, _F64 = np.float32, np.float64
 _C2 = _F32(0.0009)
-_TILE = 32
 
 # Weights of the 108 norms, in the reference's order: channel (X, Y, B),
 # scale (1:1 .. 1:32), norm (1, 4), map (SSIM', ringing, blurring). The
@@ -66,336 +67,6 @@ _WEIGHTS = np.array(
         0.0005130064588990679, 0.0, 0.00010854057858411537,
     ]
 )  # fmt: skip
-
-
-def _fma(a: object, b: object, c: object) -> np.ndarray:
-    """float32 fused multiply-add: a float32 product is exact in float64."""
-    return (np.asarray(a, _F64) * np.asarray(b, _F64) + np.asarray(c, _F64)).astype(_F32)
-
-
-def _mul(a: object, b: object) -> np.ndarray:
-    return (np.asarray(a, _F64) * np.asarray(b, _F64)).astype(_F32)
-
-
-# --- libjxl's recursive Gaussian (CreateRecursiveGaussian, sigma 1.5) ----------
-
-
-def _recursive_gaussian(
-    sigma: float,
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    radius = round(3.2795 * sigma + 0.2546)
-    pi_div_2r = math.pi / (2.0 * radius)
-    omega = [pi_div_2r, 3 * pi_div_2r, 5 * pi_div_2r]
-    p = [1 / math.tan(0.5 * omega[0]), -1 / math.tan(0.5 * omega[1]), 1 / math.tan(0.5 * omega[2])]
-    r = [p[0] ** 2 / math.sin(omega[0]), -(p[1] ** 2) / math.sin(omega[1])]
-    r.append(p[2] ** 2 / math.sin(omega[2]))
-    rho = [math.exp(-0.5 * sigma * sigma * o * o) / radius for o in omega]
-    d13 = p[0] * r[1] - r[0] * p[1]
-    d35 = p[1] * r[2] - r[1] * p[2]
-    d51 = p[2] * r[0] - r[2] * p[0]
-    z15, z35 = d35 / d13, d51 / d13
-    gamma = [1.0, radius * radius - sigma * sigma, z15 * rho[0] + z35 * rho[1] + rho[2]]
-    beta = np.linalg.solve(np.array([p, r, [z15, z35, 1.0]]), np.array(gamma))
-    n2 = [-beta[i] * math.cos(omega[i] * (radius + 1.0)) for i in range(3)]
-    d1 = [-2.0 * math.cos(omega[i]) for i in range(3)]
-    mul_prev, mul_prev2, mul_in = [], [], []
-    for d, n in zip(d1, n2, strict=True):
-        d2 = d * d
-        mul_prev.append([-d, d2 - 1.0, -d2 * d + 2.0 * d, d2 * d2 - 3.0 * d2 + 1.0])
-        mul_prev2.append([-1.0, d, -d2 + 1.0, d2 * d - 2.0 * d])
-        mul_in.append([n, -d * n, d2 * n - n, -d2 * d * n + 2.0 * d * n])
-    n2_, d1_, prev_, prev2_, in_ = (
-        np.array(v, dtype=_F32) for v in (n2, d1, mul_prev, mul_prev2, mul_in)
-    )
-    return radius, n2_, d1_, prev_, prev2_, in_
-
-
-_N, _N2, _D1, _MUL_PREV, _MUL_PREV2, _MUL_IN = _recursive_gaussian(1.5)
-
-
-def _impulse_response() -> np.ndarray:
-    """The filter taps the recursion realises (a symmetric FIR of radius N - 1)."""
-    x = np.zeros((1, 4 * _N + 1), dtype=_F64)
-    x[0, 2 * _N] = 1.0
-    taps = np.zeros(x.shape[1])
-    for k in range(3):
-        prev = prev2 = 0.0
-        for n in range(-_N + 1, x.shape[1]):
-            left, right = n - _N - 1, n + _N - 1
-            s = (x[0, left] if left >= 0 else 0.0) + (x[0, right] if right < x.shape[1] else 0.0)
-            out = float(_N2[k]) * s - float(_D1[k]) * prev - prev2
-            prev2, prev = prev, out
-            if n >= 0:
-                taps[n] += out
-    return taps[_N + 1 : 3 * _N]
-
-
-_TAPS = _impulse_response()
-RADIUS = len(_TAPS) // 2
-
-
-def _kernel_matrix(tile: int) -> np.ndarray:
-    """(tile + 2R) x tile: column j holds the taps centred on input row j + R."""
-    k = np.zeros((tile + 2 * RADIUS, tile), dtype=_F32)
-    for j in range(tile):
-        k[j : j + 2 * RADIUS + 1, j] = _TAPS
-    return k
-
-
-_K = _kernel_matrix(_TILE)
-_KT = np.ascontiguousarray(_K.T)
-
-
-def blur_fast(planes: np.ndarray) -> np.ndarray:
-    """The reference's filter (zero outside) on planes (n, h, w) as tiled float32 GEMMs.
-
-    Each 32-wide output tile is the input tile plus an R-wide halo times a
-    banded (32 + 2R) x 32 matrix: BLAS does the arithmetic, numpy the loop.
-    """
-    return np.stack([_blur_plane(plane) for plane in planes])
-
-
-def _blur_plane(plane: np.ndarray) -> np.ndarray:
-    """``blur_fast`` of one (h, w) plane. Planes go one at a time: stacked, the
-    transposes fall out of cache and a 3-plane call costs up to 1.5x three
-    1-plane calls."""
-    h, w = plane.shape
-    r, t = RADIUS, _TILE
-    tw, th = -(-w // t), -(-h // t)
-    rows = np.zeros((h, tw * t + 2 * r), dtype=_F32)
-    rows[:, r : r + w] = plane
-    cols = np.zeros((th * t + 2 * r, tw * t), dtype=_F32)
-    across = cols[r : r + h]
-    for j in range(tw):
-        np.matmul(rows[:, j * t : j * t + t + 2 * r], _K, out=across[:, j * t : (j + 1) * t])
-    down = np.empty((th * t, tw * t), dtype=_F32)
-    for i in range(th):
-        np.matmul(_KT, cols[i * t : i * t + t + 2 * r], out=down[i * t : (i + 1) * t])
-    return down[:h, :w]
-
-
-def blur_exact(planes: np.ndarray) -> np.ndarray:
-    """libjxl FastGaussian on planes (n, h, w), float32 operation by operation."""
-    n, h, w = planes.shape
-    rows = _horizontal(np.ascontiguousarray(planes, dtype=_F32).reshape(n * h, w))
-    cols = rows.reshape(n, h, w).transpose(1, 0, 2).reshape(h, n * w)
-    return _vertical(cols).reshape(h, n, w).transpose(1, 0, 2)
-
-
-def _horizontal(x: np.ndarray) -> np.ndarray:
-    """FastGaussian1D on each row: a scalar warm-up, 4-lane unrolled body, scalar tail.
-
-    The three cosine terms (k = 1, 3, 5) run side by side on a leading axis.
-    """
-    rows, width = x.shape
-    out = np.empty_like(x)
-    zero = np.zeros(rows, _F32)
-    prev = np.zeros((3, rows), _F32)
-    prev2 = np.zeros((3, rows), _F32)
-    in0, prev2_0, prev_0 = (_MUL_IN[:, 0:1], _MUL_PREV2[:, 0:1], _MUL_PREV[:, 0:1])
-
-    def scalar_step(n: int) -> None:
-        nonlocal prev, prev2
-        left, right = n - _N - 1, n + _N - 1
-        s = (x[:, left] if left >= 0 else zero) + (x[:, right] if right < width else zero)
-        o = _fma(prev2_0, prev2, _mul(s[None, :], in0))
-        prev2 = prev
-        prev = _fma(prev_0, prev, o)
-        if n >= 0:
-            out[:, n] = prev[0] + (prev[1] + prev[2])
-
-    # (3, 4 shifts, 4 lanes): lane j of shift i multiplies input i with mul_in[j - i].
-    shifted = np.zeros((3, 4, 4), _F32)
-    for i in range(4):
-        shifted[:, i, i:] = _MUL_IN[:, : 4 - i]
-    mul_prev2 = _MUL_PREV2[:, None, :]
-    mul_prev = _MUL_PREV[:, None, :]
-    n = -_N + 1
-    first_aligned = -(-(_N + 1) // 4) * 4
-    while n < min(first_aligned, width):
-        scalar_step(n)
-        n += 1
-    while n < width - _N + 1 - 3:
-        s = x[:, n - _N - 1 : n - _N + 3] + x[:, n + _N - 1 : n + _N + 3]  # (rows, 4)
-        o = _mul(s[None, :, 0:1], shifted[:, None, 0, :])  # (3, rows, 4)
-        for i in (1, 2, 3):
-            o = _fma(shifted[:, None, i, :], s[None, :, i : i + 1], o)
-        o = _fma(mul_prev2, prev2[:, :, None], o)
-        o = _fma(mul_prev, prev[:, :, None], o)
-        prev2, prev = o[:, :, 2].copy(), o[:, :, 3].copy()
-        out[:, n : n + 4] = o[0] + (o[1] + o[2])
-        n += 4
-    while n < width:
-        scalar_step(n)
-        n += 1
-    return out
-
-
-def _vertical(x: np.ndarray) -> np.ndarray:
-    """FastGaussianVertical on each column: y = n2 * sum - d1 * y[-1] - y[-2], fused."""
-    h = x.shape[0]
-    out = np.empty_like(x)
-    zero = np.zeros(x.shape[1:], _F32)
-    shape = (3,) + (1,) * (x.ndim - 1)
-    n2, neg_d1 = _N2.reshape(shape).astype(_F64), -_D1.reshape(shape).astype(_F64)
-    y1 = np.zeros((3, *x.shape[1:]), _F32)
-    y2 = np.zeros_like(y1)
-    for n in range(-_N + 1, h):
-        top, bottom = n - _N - 1, n + _N - 1
-        below = x[bottom] if bottom < h else zero
-        s = below if n < min(_N + 1, h) else x[top] + below
-        t = (neg_d1 * y1 - y2).astype(_F32)
-        y = (n2 * s.astype(_F64) + t).astype(_F32)
-        y2, y1 = y1, y
-        if n >= 0:
-            out[n] = y[0] + (y[1] + y[2])
-    return out
-
-
-# --- colour: libjxl's sRGB curve, opsin absorbance and cube root ---------------------
-
-_OPSIN = np.array(
-    [
-        [0.30, _F32(_F32(1.0) - _F32(0.078)) - _F32(0.30), 0.078],
-        [0.23, _F32(_F32(1.0) - _F32(0.078)) - _F32(0.23), 0.078],
-        [
-            0.24342268924547819,
-            0.20476744424496821,
-            _F32(_F32(1.0) - _F32(0.24342268924547819)) - _F32(0.20476744424496821),
-        ],
-    ],
-    dtype=_F32,
-)
-_BIAS = _F32(0.0037930732552754493)
-_NEG_BIAS_CBRT = -_F32(np.cbrt(_BIAS))
-
-
-def _srgb_to_linear_lut() -> np.ndarray:
-    """libjxl TF_SRGB::DisplayFromEncoded (rational polynomial, FMA Horner) of v / 255."""
-    p = np.array(
-        [2.200248328e-04, 1.043637593e-02, 1.624820318e-01, 7.961564959e-01, 8.210152774e-01], _F32
-    )
-    q = np.array(
-        [2.631846970e-01, 1.076976492e00, 4.987528350e-01, -5.512498495e-02, 6.521209011e-03], _F32
-    )
-    x = (np.arange(256, dtype=_F32) * _F32(1.0 / 255)).astype(_F32)
-    yp, yq = np.full(256, p[4], _F32), np.full(256, q[4], _F32)
-    for k in (3, 2, 1, 0):
-        yp, yq = _fma(yp, x, p[k]), _fma(yq, x, q[k])
-    poly = (yp / yq).astype(_F32)
-    return np.where(x > _F32(0.04045), poly, (x * _F32(1.0 / 12.92)).astype(_F32)).astype(_F32)
-
-
-_LINEAR = _srgb_to_linear_lut()
-
-
-def _cbrt_and_add(x: np.ndarray, add: np.float32) -> np.ndarray:
-    """libjxl CubeRootAndAdd: Newton iterations on x^(-1/3) from an exponent guess."""
-    k1_3, k4_3 = _F32(1.0 / 3), _F32(4.0 / 3)
-    xa_3 = (k1_3 * x).astype(_F32)
-    bits = x.view(np.int32)
-    guess = np.int32(0x54800000) - (bits >> 23) * np.int32(0x002AAAAA)
-    r = np.where(bits == 0, np.int32(0), guess).astype(np.int32).view(_F32)
-    for _ in range(3):
-        r2 = r * r
-        r = _fma(-xa_3, r2 * r2, k4_3 * r)
-    r2 = r * r
-    r = _fma(k1_3, _fma(-x, r2 * r2, r), r)
-    return _fma(r * r, x, add)
-
-
-def _xyb(linear: np.ndarray) -> np.ndarray:
-    """Linear sRGB (3, h, w) to XYB rescaled to about 0..1 (MakePositiveXYB)."""
-    r, g, b = linear
-    m = _OPSIN
-    mixed = []
-    for i in range(3):
-        v = _fma(m[i, 0], r, _fma(m[i, 1], g, _fma(m[i, 2], b, _BIAS)))
-        mixed.append(_cbrt_and_add(np.maximum(v, _F32(0)), _NEG_BIAS_CBRT))
-    half = _F32(0.5)
-    x = half * (mixed[0] - mixed[1])
-    y = half * (mixed[0] + mixed[1])
-    b_minus_y = (mixed[2] - y) + _F32(0.55)
-    return np.stack([x * _F32(14.0) + _F32(0.42), y + _F32(0.01), b_minus_y])
-
-
-def _xyb_fast(linear: np.ndarray, channels: tuple[int, ...] = (0, 1, 2)) -> np.ndarray:
-    """``_xyb`` with numpy's float32 power and no fused operations (within ~1 ulp).
-
-    Only ``channels`` are filled (the others are left undefined): B needs the
-    third cone response, X and Y only the first two.
-    """
-    rows = 3 if 2 in channels else 2
-    mixed = np.tensordot(_OPSIN[:rows], linear, axes=1)
-    mixed += _BIAS
-    np.maximum(mixed, 0, out=mixed)
-    # x ** (1/3): within 1 ulp of np.cbrt, and about twice as fast on float32.
-    np.power(mixed, _F32(1.0 / 3.0), out=mixed)
-    mixed += _NEG_BIAS_CBRT
-    r, g = mixed[0], mixed[1]
-    y = (r + g) * _F32(0.5)
-    out = np.empty((3, *linear.shape[1:]), dtype=_F32)
-    if 0 in channels:
-        np.subtract(r, g, out=out[0])
-        out[0] *= _F32(0.5 * 14.0)
-        out[0] += _F32(0.42)
-    if 2 in channels:
-        np.subtract(mixed[2], y, out=out[2])
-        out[2] += _F32(0.55)
-    np.add(y, _F32(0.01), out=out[1])
-    return out
-
-
-def _downsample(linear: np.ndarray) -> np.ndarray:
-    """2x2 box average of (3, h, w) in the reference's summation order (edge repeated)."""
-    _, h, w = linear.shape
-    if h % 2:
-        linear = np.concatenate([linear, linear[:, -1:, :]], axis=1)
-    if w % 2:
-        linear = np.concatenate([linear, linear[:, :, -1:]], axis=2)
-    s = linear[:, 0::2, 0::2] + linear[:, 0::2, 1::2]
-    s += linear[:, 1::2, 0::2]
-    s += linear[:, 1::2, 1::2]
-    return s * _F32(0.25)
-
-
-def linear_rgb(image: Image.Image, background: float = 0.5, *, orient: bool = True) -> np.ndarray:
-    """Linear sRGB planes (3, h, w) float32, EXIF orientation applied unless ``orient`` is False.
-
-    Alpha is blended over a grey ``background`` in the encoded (gamma)
-    domain, as the reference does.
-    """
-    return to_linear(planes(image, background, orient=orient))
-
-
-def planes(image: Image.Image, background: float = 0.5, *, orient: bool = True) -> np.ndarray:
-    """What ``Reference`` and ``score`` take: sRGB bytes (3, h, w) uint8, a quarter of
-    the linear planes' memory (the full-size scale converts them a strip at a time),
-    or linear float32 planes when alpha had to be blended in."""
-    if orient:
-        image = ImageOps.exif_transpose(image)
-    if has_alpha(image):
-        rgba = np.asarray(image.convert("RGBA"), dtype=_F32) * _F32(1.0 / 255)
-        alpha = rgba[..., 3:4]
-        encoded = rgba[..., :3] * alpha + _F32(background) * (_F32(1) - alpha)
-        linear = np.where(
-            encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4
-        ).astype(_F32)
-        return np.ascontiguousarray(linear.transpose(2, 0, 1))
-    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-    # Planar bytes: a lookup on contiguous uint8 is twice as fast as on strided views.
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
-
-
-def to_linear(planes: np.ndarray) -> np.ndarray:
-    """Linear float32 planes from ``planes``' output (bytes go through the sRGB curve)."""
-    return _LINEAR[planes] if planes.dtype == np.uint8 else planes
-
-
-def has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode == "P" and "transparency" in image.info
-    )
 
 
 @dataclass
@@ -506,7 +177,7 @@ class Reference:
                 kept = self._reference_scale(scale, linear, exact=True)
                 if proxy:
                     self.proxy_scales[scale] = self._reference_scale(scale, linear, exact=False)
-                coarser = _downsample(linear) if scale + 1 < count else linear
+                coarser = downsample(linear) if scale + 1 < count else linear
             self.scales.append(kept)
             linear = coarser
 
@@ -538,9 +209,9 @@ class Reference:
             for name, channels in (("xyb", used), ("mu", used), ("variance", ssim))
         }
         for a, b, top, ext in _strips(planes):
-            xyb = _xyb_fast(to_linear(ext), used)
+            xyb = xyb_fast(to_linear(ext), used)
             rows = [xyb[c] for c in used] + [xyb[c] * xyb[c] for c in ssim]
-            blurred = [_blur_rows(plane, top, a, b, h) for plane in rows]
+            blurred = [blur_rows(plane, top, a, b, h) for plane in rows]
             for c, m in zip(used, blurred, strict=False):
                 kept["xyb"][c][a:b] = xyb[c][a - top : b - top]
                 kept["mu"][c][a:b] = m
@@ -555,12 +226,12 @@ class Reference:
         loop runs per row and per column, so one call for all halves the loop."""
         if exact:
             return list(blur_exact(np.stack(planes)))
-        return [_blur_plane(plane) for plane in planes]
+        return [blur_plane(plane) for plane in planes]
 
     def _xyb(self, scale: int, linear: np.ndarray, *, exact: bool) -> np.ndarray:
         if exact:
-            return _xyb(linear)
-        return _xyb_fast(linear, self._channels(scale)[0])
+            return xyb_exact(linear)
+        return xyb_fast(linear, self._channels(scale)[0])
 
     def score(self, linear: np.ndarray, *, at_least: float | None = None) -> float:
         """SSIMULACRA2 of distorted planes against this reference (100 = identical).
@@ -640,7 +311,7 @@ class Reference:
         if measured.level is not None:
             pyramid = [measured.level]
             for _ in range(self.exact_from + 1, len(self.scales)):
-                pyramid.append(_downsample(pyramid[-1]))
+                pyramid.append(downsample(pyramid[-1]))
             for index in reversed(range(self.exact_from, len(self.scales))):
                 measured.coarse_exact += self._scale_sum(index, pyramid.pop(), exact=True)
         return _final(measured.coarse_exact + sum(measured.fine))
@@ -649,7 +320,7 @@ class Reference:
         pyramid = [full]
         for index in range(1, len(self.scales)):
             below = pyramid[-1]
-            pyramid.append(_half_in_strips(below) if index == 1 else _downsample(below))
+            pyramid.append(_half_in_strips(below) if index == 1 else downsample(below))
         return pyramid
 
     def _scale_sum(self, scale: int, level: np.ndarray, *, exact: bool) -> float:
@@ -669,11 +340,11 @@ class Reference:
         ch = ref.ssim_channels
         sums = np.zeros((3, 3, 2), _F64)
         for a, b, top, ext in _strips(planes):
-            xyb = _xyb_fast(to_linear(ext), ref.used)
+            xyb = xyb_fast(to_linear(ext), ref.used)
             local = ref.rows(top, top + ext.shape[1])
             rows = [xyb[c] for c in ref.used]
             rows += [xyb[c] * xyb[c] for c in ch] + [local.xyb[c] * xyb[c] for c in ch]
-            blurred = [_blur_rows(plane, top, a, b, h) for plane in rows]
+            blurred = [blur_rows(plane, top, a, b, h) for plane in rows]
             cut = slice(a - top, b - top)
             sums += self._map_sums(scale, ref.rows(a, b), xyb[:, cut], blurred, exact=False)
         return self._weighted(scale, sums, h * w)
@@ -745,7 +416,7 @@ class Reference:
 # Rows of the full-size scale processed at once: a multiple of the blur's tile
 # (so strips cut the blur where the whole-plane blur cuts it) and even (so
 # they cut the 2x2 downsampling on its grid).
-STRIP_ROWS = 8 * _TILE
+STRIP_ROWS = 8 * TILE
 
 
 def _strips(planes: np.ndarray) -> Iterator[tuple[int, int, int, np.ndarray]]:
@@ -759,35 +430,13 @@ def _strips(planes: np.ndarray) -> Iterator[tuple[int, int, int, np.ndarray]]:
 
 
 def _half_in_strips(planes: np.ndarray) -> np.ndarray:
-    """``_downsample(to_linear(planes))`` a strip at a time (no full-size float copy)."""
+    """``downsample(to_linear(planes))`` a strip at a time (no full-size float copy)."""
     h, w = planes.shape[1:]
     half = np.empty((3, (h + 1) // 2, (w + 1) // 2), _F32)
     for a in range(0, h, STRIP_ROWS):
         b = min(h, a + STRIP_ROWS)
-        half[:, a // 2 : (b + 1) // 2] = _downsample(to_linear(planes[:, a:b]))
+        half[:, a // 2 : (b + 1) // 2] = downsample(to_linear(planes[:, a:b]))
     return half
-
-
-def _blur_rows(ext: np.ndarray, top: int, a: int, b: int, h: int) -> np.ndarray:
-    """Rows [a, b) of ``_blur_plane`` of an (h, w) plane, from its rows [top, top + len(ext)),
-    which reach RADIUS rows beyond [a, b) where the image has them.
-
-    ``a`` is a multiple of the tile: the vertical pass then multiplies the same
-    tiles by the same matrix as the whole-plane blur does.
-    """
-    w = ext.shape[1]
-    r, t = RADIUS, _TILE
-    tw, th = -(-w // t), -(-(b - a) // t)
-    rows = np.zeros((ext.shape[0], tw * t + 2 * r), dtype=_F32)
-    rows[:, r : r + w] = ext
-    cols = np.zeros((th * t + 2 * r, tw * t), dtype=_F32)  # row k is image row a - r + k
-    across = cols[top - (a - r) : top - (a - r) + ext.shape[0]]
-    for j in range(tw):
-        np.matmul(rows[:, j * t : j * t + t + 2 * r], _K, out=across[:, j * t : (j + 1) * t])
-    down = np.empty((th * t, tw * t), dtype=_F32)
-    for i in range(th):
-        np.matmul(_KT, cols[i * t : i * t + t + 2 * r], out=down[i * t : (i + 1) * t])
-    return down[: b - a, :w]
 
 
 def _sums(d: np.ndarray) -> tuple[float, float]:
