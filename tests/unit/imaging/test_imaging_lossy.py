@@ -392,3 +392,26 @@ def test_a_candidate_predicted_well_below_the_mark_skips_the_full_size_scale() -
     # No earlier candidate: nothing to predict from, measured in full.
     run.finest.clear()
     assert not run._skip_finest(partial(2.0))
+
+
+def test_the_first_family_goes_on_past_its_budget_until_something_passes(no_mozjpeg) -> None:
+    # ukui's string.jpg: a third of a point per quality step near the mark. Stopped
+    # at FIRST_BUDGET, nothing would pass and every challenger would aim at the
+    # source's size (it passed at 2.3x the naive search's file).
+    measured = {90: 83.69, 91: 84.57, 92: 84.75, 93: 85.0, 94: 85.38, 95: 86.0}
+
+    def encode(q: float) -> bytes:
+        head = f"q:{q:.6f}:".encode()
+        return head + b"x" * (1_000 * int(q) - len(head))
+
+    family = lossy.Family(
+        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
+    )
+    run = _Scripted(lambda _, q: measured[int(q)])
+    run.boundary(family, family.x(90), budget=lossy.FIRST_BUDGET, challenger=False)
+    assert run.best is not None and run.best.param == 94
+    assert lossy.FIRST_BUDGET < run.evaluations <= lossy.MAX_SCORES
+    # A challenger never goes past its budget, passing or not.
+    challenger = _Scripted(lambda _, q: measured[int(q)])
+    challenger.boundary(family, family.x(90), budget=2, challenger=True)
+    assert challenger.evaluations <= 2
