@@ -28,6 +28,7 @@ from imgflow_toolkit.cloudformation import ACCOUNT, REGION
 from imgflow_toolkit.local import moto_patches
 from imgflow_toolkit.local.moto_patches import (
     LambdaServiceFault,
+    clients,
     item_reader,
     sfn_integration,
     wait_for_execution,
@@ -1150,6 +1151,7 @@ def test_start_execution_sync2_task_runs_the_child_and_returns_its_description(a
 def test_the_step_functions_model_is_loaded_once_for_every_shape(monkeypatch):
     import botocore.session
 
+    boto3.client("stepfunctions", region_name=REGION)  # as the runtime's own client
     sessions = []
     original = botocore.session.get_session
 
@@ -1165,11 +1167,36 @@ def test_the_step_functions_model_is_loaded_once_for_every_shape(monkeypatch):
             for operation in ("start_execution", "describe_execution")
             for direction in ("input", "output")
         ]
+        model = sfn_integration._sfn_model()
     finally:
         sfn_integration._sfn_model.cache_clear()
-    assert len(sessions) == 1
+    # No session of its own: the shared client's model, from boto3's default session,
+    # which already holds the model's JSON.
+    assert sessions == []
+    assert model is clients.shared_client(REGION, "stepfunctions").meta.service_model
     assert "stateMachineArn" in shapes[0].members
     assert "executionArn" in shapes[1].members
+
+
+def test_the_interpreter_shares_one_client_per_service():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+        resource_eval_s3 as item_reader_s3,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (  # noqa: E501
+        resource_eval_s3 as result_writer_s3,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sfn,
+    )
+
+    moto_patches.apply()
+    for module in (state_task_service_sfn, item_reader_s3, result_writer_s3):
+        assert module.boto_client_for is clients.shared_client
+    with mock_aws(config=CONFIG):
+        first = clients.shared_client(REGION, "stepfunctions")
+        assert clients.shared_client(REGION, "stepfunctions", object()) is first
+        assert clients.shared_client(REGION, "s3") is not first
+        assert first.meta.region_name == REGION
 
 
 def test_sync_tasks_poll_faster_than_moto_default():

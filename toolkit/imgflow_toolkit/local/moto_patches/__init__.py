@@ -13,6 +13,7 @@ that fails if moto changes under it:
   ``LambdaServiceFault``
 - ``awslambda``: Lambda invokes run those handlers, no Docker
 - ``stepfunctions``: executions (unnamed starts, end order, ASL parsing, status)
+- ``clients``: one boto3 client per service for the interpreter, not one per call
 - ``sfn_integration``: ``states:startExecution.sync:2`` (casing, poll interval)
 - ``item_reader``: the Distributed Map's ItemReader (paging, S3 Inventory)
 - ``map_runs``: Distributed Map runs (worker loop, map-run reads, item history)
@@ -48,6 +49,7 @@ import threading
 
 from imgflow_toolkit.local.moto_patches import (
     awslambda,
+    clients,
     eventbridge,
     item_reader,
     map_runs,
@@ -125,6 +127,7 @@ def apply() -> None:
         stepfunctions._patch_thread_safe_asl_parsing()
         memory._patch_untracked_models()
         stepfunctions._patch_execution_end_order()
+        clients._patch_shared_clients()
         sfn_integration._patch_sfn_integration_casing()
         sfn_integration._patch_sync_poll_interval()
         item_reader._patch_item_reader_paging()

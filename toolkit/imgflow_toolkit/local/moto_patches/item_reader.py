@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from imgflow_toolkit.local.moto_patches.clients import shared_client
+
 #: Keys per ListObjectsV2 page the ItemReader asks for (None: S3's 1,000). Tests
 #: lower it to cross page boundaries with few objects.
 item_reader_page_size: int | None = None
@@ -119,7 +121,6 @@ def _patch_item_reader_manifest() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import (
         StateCredentials,
     )
-    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
     if getattr(InputType.__init__, "_imgflow_manifest", False):
         return
@@ -137,7 +138,7 @@ def _patch_item_reader_manifest() -> None:
         def _eval_body(self, env: Any) -> None:
             reader_config = env.stack.pop()
             manifest_text = env.stack.pop()
-            s3_client = boto_client_for(
+            s3_client = shared_client(
                 region=env.aws_execution_details.region,
                 service="s3",
                 state_credentials=StateCredentials(role_arn=env.aws_execution_details.role_arn),

@@ -5,6 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from imgflow_toolkit.local.moto_patches.clients import shared_client
+
+#: Any region: a service model is the same in all of them.
+_MODEL_REGION = "us-east-1"
+
 # ---------------------------------------------------------------------------
 # Parameter and result casing
 # ---------------------------------------------------------------------------
@@ -12,15 +17,14 @@ from typing import Any
 
 @functools.cache
 def _sfn_model() -> Any:
-    """botocore's Step Functions service model, loaded once.
+    """botocore's Step Functions service model: the shared client's, loaded once.
 
-    A new botocore session parses the whole model (and keeps it) each time it is
-    asked: loaded per operation and direction, it was parsed and held up to four
-    times.
+    The client the integration itself calls through (``clients.shared_client``):
+    its model is parsed from the JSON that boto3's default session already holds
+    for the runtime's own client. (A separate botocore session parsed and kept a
+    second copy of the whole model, about 1 MB.)
     """
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("stepfunctions")
+    return shared_client(_MODEL_REGION, "stepfunctions").meta.service_model
 
 
 def _sfn_shape(operation: str, direction: str) -> Any:
