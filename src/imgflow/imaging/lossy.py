@@ -660,23 +660,15 @@ def search(
     if best is not None and best.family not in _MOZJPEG_PAYS:
         best.data = min(mozjpeg.optimize(best.data), best.data, key=len)
     seconds = time.process_time() - started
+    output: bytes | None
     if best is None or len(best.data) >= baseline_size:
-        return SearchResult(
-            None,
-            "",
-            100.0,
-            run.evaluations,
-            run.encodes,
-            seconds,
-            run.tried,
-            run.confirmations,
-            run.probes,
-        )
-    method = f"jpeg-{best.family}-{best.param:.3g}"  # e.g. jpeg-jpegli-q-89, jpeg-jpegli-420-1.02
+        output, method, score = None, "", 100.0
+    else:  # e.g. jpeg-jpegli-q-89, jpeg-jpegli-420-1.02
+        output, method, score = best.data, f"jpeg-{best.family}-{best.param:.3g}", best.score or 0.0
     return SearchResult(
-        best.data,
+        output,
         method,
-        best.score or 0.0,
+        score,
         run.evaluations,
         run.encodes,
         seconds,

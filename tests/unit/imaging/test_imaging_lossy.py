@@ -225,6 +225,18 @@ def scripted_family(name: str, size: Callable[[float], int]) -> lossy.Family:
     return lossy.Family(name, encode, *lossy.JPEGLI_DISTANCE, log=True, slope=10.0)
 
 
+def quality_family() -> lossy.Family:
+    """A whole-quality family whose file at quality q is 1,000 * q bytes naming q."""
+
+    def encode(q: float) -> bytes:
+        head = f"q:{q:.6f}:".encode()
+        return head + b"x" * (1_000 * int(q) - len(head))
+
+    return lossy.Family(
+        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
+    )
+
+
 def sampled_family(name: str, size: Callable[[float], int]) -> lossy.Family:
     """``scripted_family`` with a sample a quarter of the size at every distance."""
     return dataclasses.replace(
@@ -291,16 +303,10 @@ def test_quality_estimate_from_tables() -> None:
 
 
 def test_an_integer_family_never_scores_the_same_setting_twice(no_mozjpeg) -> None:
-    def encode(q: float) -> bytes:
-        head = f"q:{q:.6f}:".encode()
-        return head + b"x" * (1_000 * int(q) - len(head))
-
-    quality_family = lossy.Family(
-        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
-    )
+    family = quality_family()
     # Half a point per quality step: the boundary (85.1) lies between 90 and 91.
     run = _Scripted(lambda _, q: 80.0 + 0.5 * (q - 80))
-    run.boundary(quality_family, quality_family.x(95), budget=6, challenger=False)
+    run.boundary(family, family.x(95), budget=6, challenger=False)
     scored = [c.param for c in run.tried if c.score is not None]
     assert all(p == int(p) for p in scored)
     assert run.evaluations == len(set(scored))
@@ -312,13 +318,7 @@ def test_a_whole_family_reaches_its_boundary_in_three_scores_from_a_far_start(no
     # taken at the qualities actually encoded, not at the fractions aimed at.
     measured = {90: 82.58, 91: 84.42, 92: 85.39, 93: 87.14, 94: 88.0, 95: 89.0}
 
-    def encode(q: float) -> bytes:
-        head = f"q:{q:.6f}:".encode()
-        return head + b"x" * (1_000 * int(q) - len(head))
-
-    family = lossy.Family(
-        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
-    )
+    family = quality_family()
     run = _Scripted(lambda _, q: measured[int(q)])
     run.boundary(family, family.x(90), budget=lossy.FIRST_BUDGET, challenger=False)
     assert run.best.param == 92
@@ -400,13 +400,7 @@ def test_the_first_family_goes_on_past_its_budget_until_something_passes(no_mozj
     # source's size (it passed at 2.3x the naive search's file).
     measured = {90: 83.69, 91: 84.57, 92: 84.75, 93: 85.0, 94: 85.38, 95: 86.0}
 
-    def encode(q: float) -> bytes:
-        head = f"q:{q:.6f}:".encode()
-        return head + b"x" * (1_000 * int(q) - len(head))
-
-    family = lossy.Family(
-        "q", encode, 30, 99, log=False, slope=1.0, tolerance=1.0, rising=True, whole=True
-    )
+    family = quality_family()
     run = _Scripted(lambda _, q: measured[int(q)])
     run.boundary(family, family.x(90), budget=lossy.FIRST_BUDGET, challenger=False)
     assert run.best is not None and run.best.param == 94
