@@ -182,6 +182,7 @@ class _Scripted(lossy._Search):
         self.passing, self.evaluations, self.encodes, self.tried = [], 0, 0, []
         self.known, self.offsets, self.confirmations = {}, lossy._Offsets(), 0
         self.probes, self.sample_sizes, self.ratios = 0, {}, []
+        self.unchallenged = 0
 
     def _measure(self, data: bytes, screen: bool) -> tuple[float, lossy.Verdict, None]:
         family, param = data.split(b":")[:2]
@@ -271,6 +272,38 @@ def test_a_challenger_that_passes_smaller_takes_the_lead(no_mozjpeg) -> None:
     assert run.best.family == "b"
     assert len(run.best.data) < 0.95 * len(leader.data)
     assert run.evaluations <= lossy.MAX_SCORES
+
+
+def _flat_sizes_boundary(unchallenged: int) -> _Scripted:
+    # Sizes that fall slowly with the distance (3% over 0.1 of log-distance, five
+    # times the tolerance), scores that fall fast: from far past the boundary,
+    # the bracket is soon narrower in size than a challenge would gain.
+    a = scripted_family("a", lambda d: int(100_000 / d**0.3))
+    run = _Scripted(lambda _, d: 95.0 - 10.0 * math.log(d / 0.5))  # 85.1 at d = 1.34
+    run.unchallenged = unchallenged
+    run.boundary(a, math.log(2.0), budget=lossy.MAX_SCORES, challenger=False)
+    return run
+
+
+def test_a_bracket_narrower_than_a_challenge_gain_leaves_its_scores_to_other_families(
+    no_mozjpeg,
+) -> None:
+    closed, left = _flat_sizes_boundary(unchallenged=0), _flat_sizes_boundary(unchallenged=1)
+    assert left.evaluations < closed.evaluations
+    failed = min((c for c in left.tried if c.score < left.target), key=lambda c: c.param)
+    assert len(failed.data) > (1 - lossy.CHALLENGE_GAIN) * len(left.best.data)
+    # The scores left over go to the family not yet tried, 10% smaller.
+    b = scripted_family("b", lambda d: int(90_000 / d**0.3))
+    left.unchallenged = 0
+    left.challenge(b, math.log(left.best.param))
+    assert left.best.family == "b"
+    assert left.evaluations <= lossy.MAX_SCORES
+
+
+def test_a_bracket_is_closed_to_the_tolerance_when_no_family_is_left(no_mozjpeg) -> None:
+    run = _flat_sizes_boundary(unchallenged=0)
+    boundary = 0.5 * math.exp(9.9 / 10.0)
+    assert boundary * math.exp(-2 * lossy.TOLERANCE) <= run.best.param <= boundary
 
 
 def test_a_challenger_that_fails_costs_one_score(no_mozjpeg) -> None:
