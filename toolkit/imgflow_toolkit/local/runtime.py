@@ -44,7 +44,7 @@ import boto3
 from imgflow.aws import telemetry
 from imgflow.aws.stepfunctions import TERMINAL_STATUSES
 from imgflow_toolkit.cloudformation import ACCOUNT, REGION
-from imgflow_toolkit.local import moto_patches
+from imgflow_toolkit.local import allocator, moto_patches
 from imgflow_toolkit.local.context import lambda_context
 from imgflow_toolkit.local.response_url import ResponseURL
 from imgflow_toolkit.local.template import (
@@ -131,6 +131,7 @@ class EmbeddedStack:
     def __enter__(self) -> EmbeddedStack:
         from moto import mock_aws
 
+        allocator.limit_arenas()  # before any of the stack's threads allocates
         moto_patches.apply()
         moto_patches.reset()
         # The interpreter logs every Fail state and caught error at ERROR level;
