@@ -9,6 +9,7 @@ from imaging_samples import encode, exif_with, gps_of, opened, photo
 from PIL import Image, ImageCms, ImageSequence
 
 from imgflow.contract import Outcome
+from imgflow.imaging import compress as compress_module
 from imgflow.imaging import jpeg, metadata
 from imgflow.imaging.compress import compress
 from imgflow.imaging.validate import inspect
@@ -74,6 +75,41 @@ def test_optimiser_output_that_changes_pixels_is_discarded(monkeypatch) -> None:
     )
     result = run(data)
     assert (result.outcome, result.data) == (Outcome.KEPT_ORIGINAL, data)
+
+
+def test_in_lossy_mode_a_lossless_file_that_changes_pixels_is_never_kept(monkeypatch) -> None:
+    # A broken optimiser's file is smaller than anything the search can make at the
+    # target: the search finds nothing under it, the file fails its check, and
+    # the search runs again against the input's own size.
+    data = encode(photo(size=(320, 240)), "JPEG", quality=95)
+    broken = encode(photo(size=(320, 240)), "JPEG", quality=20)
+    monkeypatch.setattr(jpeg, "optimize_lossless", lambda _: broken)
+    result = compress(
+        data,
+        inspect(data, Limits()),
+        mode=CompressionMode.LOSSY,
+        metadata_policy=MetadataPolicy.KEEP,
+    )
+    assert result.data != broken
+    assert result.method.startswith("jpeg-jpegli") and result.score >= 85
+    assert len(broken) < result.bytes_out < len(data)
+
+
+def test_a_lossless_file_the_lossy_search_beats_is_never_decoded(monkeypatch) -> None:
+    data = encode(photo(size=(320, 240)), "JPEG", quality=95)
+    checked = []
+    monkeypatch.setattr(
+        compress_module, "_looks_the_same", lambda *a, **k: checked.append(a) or True
+    )
+    result = compress(
+        data,
+        inspect(data, Limits()),
+        mode=CompressionMode.LOSSY,
+        metadata_policy=MetadataPolicy.KEEP,
+    )
+    assert result.method.startswith("jpeg-jpegli") and checked == []
+    lossless = run(data)
+    assert lossless.method == "jpeg-lossless" and len(checked) == 1
 
 
 def test_gps_stripped_on_request() -> None:
