@@ -105,6 +105,13 @@ REQUANT_BELOW = 83
 # then passed at 2-3x the naive search's file).
 MAX_SCORES = 6
 FIRST_BUDGET = 3
+# A best file that passes this far above the mark once the budget is spent is
+# far from its family's boundary (a point is about one jpegli quality step,
+# 5% of the file: more than a challenge aims at), so its family gets
+# EXTRA_SCORES more, stepping from every score it already has, and again while
+# each round gains CHALLENGE_GAIN (at most MAX_SCORES more in all).
+FAR_ABOVE = 1.0
+EXTRA_SCORES = 2
 # A challenger is scored at the setting whose file is this much smaller than
 # the best so far: a smaller gain is not worth a score, a larger one fails
 # more often than it wins.
@@ -325,6 +332,7 @@ class _Search:
         # Families not yet challenged: while any is, a bracket that cannot yield
         # CHALLENGE_GAIN is not worth its scores (see ``boundary``).
         self.unchallenged = 0
+        self.allowance = MAX_SCORES  # scores this image may take (``refine`` adds)
         # Sample sizes by (family, parameter), and (log sample size, full / sample)
         # wherever both are known: what scales a probe to the full file.
         self.sample_sizes: dict[tuple[str, float], int] = {}
@@ -340,7 +348,7 @@ class _Search:
         return len(self.best.data) if self.best else self.baseline_size
 
     def budget_left(self) -> int:
-        return MAX_SCORES - self.evaluations
+        return self.allowance - self.evaluations
 
     def encode(self, family: Family, x: float) -> Candidate:
         param = family.param(x)
@@ -508,6 +516,7 @@ class _Search:
         *,
         challenger: bool,
         first: Candidate | None = None,
+        seeds: tuple[Candidate, ...] = (),
     ) -> None:
         """Search ``family`` for its largest passing ``x``, starting at ``x``.
 
@@ -517,12 +526,23 @@ class _Search:
         not scored (it is treated as passing: look at larger x). A
         challenger stops at its first failure before any pass: beyond it
         the family's files only grow. The first family (not a challenger)
-        goes on past ``budget`` while nothing passes.
+        goes on past ``budget`` while nothing passes. ``seeds``: the family's
+        candidates scored before, to bracket and step from (``x`` is then unused).
         """
         low, high = family.x_range
-        points: list[tuple[float, Candidate]] = []  # scores may be re-estimated
-        sizes: list[tuple[float, float]] = []  # (x, log size) of every encoding
+        # Scores may be re-estimated as the image's offsets are learned.
+        points = [(family.x(c.param), c) for c in seeds]
+        sizes = [(x_, math.log(c.encoded_size)) for x_, c in points]  # every encoding's
         passing, failing = low - 1.0, high + 1.0
+        for seed_x, seed in points:
+            if any(seed is c for c in self.passing):
+                passing = max(passing, seed_x)
+            else:
+                failing = min(failing, seed_x)
+        if points:
+            if failing - passing <= family.tolerance or passing >= high or failing <= low:
+                return
+            x = self._next(family, points, passing, failing)
         for _ in range(SIZE_ENCODES + MAX_SCORES):
             spent = budget <= 0 and (challenger or self.best is not None)
             if spent or self.budget_left() <= 0:
@@ -558,6 +578,21 @@ class _Search:
             if self.unchallenged and self._narrow(points, passing, failing):
                 return  # its scores are worth more on a family not yet tried
             x = self._next(family, points, passing, failing)
+
+    def refine(self, families: list[Family]) -> None:
+        """``EXTRA_SCORES`` more on the best file's family while it passes ``FAR_ABOVE``
+        the mark (a step there gains more than a challenge aims at), round after
+        round as long as each round makes the file ``CHALLENGE_GAIN`` smaller."""
+        for _ in range(MAX_SCORES // EXTRA_SCORES):
+            best = self.best
+            if best is None or best.score is None or best.score < self.target + FAR_ABOVE:
+                return
+            family = next(f for f in families if f.name == best.family)
+            seeds = tuple(c for c in self.tried if c.family == family.name and c.score is not None)
+            self.allowance = max(self.allowance, self.evaluations) + EXTRA_SCORES
+            self.boundary(family, 0.0, EXTRA_SCORES, challenger=False, seeds=seeds)
+            if self.size_to_beat > (1.0 - CHALLENGE_GAIN) * len(best.data):
+                return
 
     @staticmethod
     def _narrow(points: list[tuple[float, Candidate]], passing: float, failing: float) -> bool:
@@ -676,6 +711,7 @@ def search(
         run.unchallenged = len(others) - number - 1
         begin = family.x(lead) if family.log else family.x(_REQUANT_START)
         run.challenge(family, begin)
+    run.refine([first, *others])
     best = run.settle()
     if best is not None and best.family not in _MOZJPEG_PAYS:
         best.data = min(mozjpeg.optimize(best.data), best.data, key=len)

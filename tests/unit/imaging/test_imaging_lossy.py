@@ -99,7 +99,8 @@ def test_search_scores_within_its_budget_and_records_every_score() -> None:
     found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
     assert found.data is not None
     assert found.evaluations == sum(c.score is not None for c in found.tried)
-    assert found.evaluations <= lossy.MAX_SCORES
+    rounds = lossy.MAX_SCORES // lossy.EXTRA_SCORES  # of ``refine``, at most
+    assert found.evaluations <= lossy.MAX_SCORES + rounds * lossy.EXTRA_SCORES
     passing = [c for c in found.tried if c.confirmed and c.score >= 85.1]
     assert len(found.data) == min(len(c.data) for c in passing)  # the smallest that passed
 
@@ -182,7 +183,7 @@ class _Scripted(lossy._Search):
         self.passing, self.evaluations, self.encodes, self.tried = [], 0, 0, []
         self.known, self.offsets, self.confirmations = {}, lossy._Offsets(), 0
         self.probes, self.sample_sizes, self.ratios = 0, {}, []
-        self.unchallenged = 0
+        self.unchallenged, self.allowance = 0, lossy.MAX_SCORES
 
     def _measure(self, data: bytes, screen: bool) -> tuple[float, lossy.Verdict, None]:
         family, param = data.split(b":")[:2]
@@ -304,6 +305,34 @@ def test_a_bracket_is_closed_to_the_tolerance_when_no_family_is_left(no_mozjpeg)
     run = _flat_sizes_boundary(unchallenged=0)
     boundary = 0.5 * math.exp(9.9 / 10.0)
     assert boundary * math.exp(-2 * lossy.TOLERANCE) <= run.best.param <= boundary
+
+
+def _spent_on_one_pass(score_at_start: float) -> tuple[_Scripted, lossy.Family]:
+    # One scored file, then a budget spent elsewhere (as on a photo whose first
+    # family never passed and whose last challenger passed at its first setting).
+    a = scripted_family("a", lambda d: int(100_000 / d))
+    run = _Scripted(lambda _, d: score_at_start - 10.0 * math.log(d / 0.5))  # at d = 0.5
+    run.score(run.encode(a, math.log(0.5)))
+    run.evaluations = lossy.MAX_SCORES
+    return run, a
+
+
+def test_a_pass_far_above_the_mark_gets_extra_scores_towards_the_boundary(no_mozjpeg) -> None:
+    run, a = _spent_on_one_pass(score_at_start=90.0)  # 85.1 at d = 0.82
+    run.refine([a])
+    assert lossy.MAX_SCORES < run.evaluations <= 2 * lossy.MAX_SCORES
+    assert run.best.score >= run.target
+    assert run.best.param > 0.75  # from 0.5: files a third smaller
+
+
+def test_a_pass_near_the_mark_gets_no_extra_score(no_mozjpeg) -> None:
+    run, a = _spent_on_one_pass(score_at_start=run_target_plus(lossy.FAR_ABOVE - 0.1))
+    run.refine([a])
+    assert run.evaluations == lossy.MAX_SCORES and run.best.param == 0.5
+
+
+def run_target_plus(points: float) -> float:
+    return 85.1 + points
 
 
 def test_a_challenger_that_fails_costs_one_score(no_mozjpeg) -> None:
