@@ -18,8 +18,8 @@ STORE = S3ObjectStore()
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"source": ObjectRef, "image": ImageInfo, "execution": arn}; output: Compression."""
-    source = ObjectRef.from_dict(event["source"])
-    image = ImageInfo.from_dict(event["image"])
-    compression = compress_image(source, image, SETTINGS, STORE)
-    logger.info("compressed", extra=compression.to_dict())
-    return compression.to_dict()
+    source = ObjectRef.model_validate(event["source"])
+    image = ImageInfo.model_validate(event["image"])
+    compression = compress_image(source, image, SETTINGS, STORE).model_dump(mode="json")
+    logger.info("compressed", extra=compression)
+    return compression

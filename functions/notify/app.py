@@ -4,6 +4,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imgflow.aws.sns import SnsPublisher
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
+from imgflow.contract import Status
 from imgflow.settings import Settings
 from imgflow.steps.notify import (
     already_reported,
@@ -24,8 +25,9 @@ PUBLISHER = SnsPublisher(SETTINGS.topic_arn)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"status": SUCCEEDED|FAILED, "state": <state data>, "execution": arn}."""
-    note = notification_for(event["status"], event["state"], event.get("execution"))
-    if already_reported(event["status"], event["state"]):
+    status = Status(event["status"])
+    note = notification_for(status, event["state"], event.get("execution"))
+    if already_reported(status, event["state"]):
         return {"message_id": None, "status": note.status, "outcome": note.outcome}
     message_id = PUBLISHER.publish(
         subject(note), human_text(note), json_body(note), attributes(note)

@@ -21,5 +21,6 @@ def handler(event: dict, context: LambdaContext) -> dict:
     result = quarantine(event["state"], event.get("execution"), SETTINGS, STORE)
     record_outcome(failure_outcome(result.error.type), validated_format(event["state"]))
     metrics.add_metadata(key="error_type", value=result.error.type)
-    logger.warning("quarantined", extra=result.to_dict())
-    return result.to_dict()
+    quarantined = result.model_dump(mode="json")
+    logger.warning("quarantined", extra=quarantined)
+    return quarantined

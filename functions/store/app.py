@@ -18,9 +18,9 @@ STORE = S3ObjectStore()
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"compressed": Compression, "execution": arn}; output: Stored."""
-    compressed = Compression.from_dict(event["compressed"])
+    compressed = Compression.model_validate(event["compressed"])
     stored = store_result(compressed, SETTINGS, STORE, event.get("execution"))
     record_outcome(
         stored.outcome, compressed.format, bytes_in=stored.bytes_in, bytes_out=stored.bytes_out
     )
-    return stored.to_dict()
+    return stored.model_dump(mode="json")

@@ -19,4 +19,4 @@ def handler(event: dict, context: LambdaContext) -> dict:
     """Input: {"event": <EventBridge or S3 event>, "execution": arn}, or the bare event."""
     validation = validate(event, SETTINGS, STORE)
     logger.info("validated", extra={"skip": validation.skip, "reason": validation.reason})
-    return validation.to_dict()
+    return validation.model_dump(mode="json")

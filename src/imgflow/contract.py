@@ -16,9 +16,10 @@ docs use these shapes. The state data grows one key per step:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from imgflow.errors import PERMANENT_ERRORS
 
@@ -63,20 +64,21 @@ META_ERROR_MESSAGE = "imgflow-error-message"
 META_EXECUTION = "imgflow-execution"
 
 
-@dataclass(frozen=True)
-class _Model:
-    """Dict round-trip for the dataclasses below (the Lambda payload is JSON)."""
+class _Model(BaseModel):
+    """A frozen pydantic model; the Lambda payload is ``model_dump(mode="json")``:
+    every field present (None as null), enums as their values, in field order,
+    under its payload name (the alias, where the attribute needs another)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True)
 
 
-@dataclass(frozen=True)
+class Status(StrEnum):
+    """How an execution ended, as Notify publishes it (and report.json's ``status``)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
 class ObjectRef(_Model):
     """One version of one S3 object."""
 
@@ -87,7 +89,6 @@ class ObjectRef(_Model):
     size: int | None = None
 
 
-@dataclass(frozen=True)
 class ImageInfo(_Model):
     """What validation learnt from the real bytes (not the extension)."""
 
@@ -98,36 +99,23 @@ class ImageInfo(_Model):
     frames: int = 1
 
 
-@dataclass(frozen=True)
 class Validation(_Model):
     """Output of ValidateImage: process the image, or skip it (with the reason)."""
 
     source: ObjectRef
     image: ImageInfo | None = None
     skip: bool = False
-    reason: str | None = None
+    reason: SkipReason | None = None
     # More pixels than LargeImagePixels: the workflow routes the image to the
     # compress function configured with more memory (same code).
     large: bool = False
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        image = data.get("image")
-        return cls(
-            source=ObjectRef.from_dict(data["source"]),
-            image=ImageInfo.from_dict(image) if image else None,
-            skip=bool(data.get("skip", False)),
-            reason=data.get("reason"),
-            large=bool(data.get("large", False)),
-        )
 
-
-@dataclass(frozen=True)
 class Compression(_Model):
     """Output of CompressImage: the staged result, or none when the original is kept."""
 
     source: ObjectRef
-    outcome: str  # Outcome.COMPRESSED or Outcome.KEPT_ORIGINAL
+    outcome: Outcome  # COMPRESSED or KEPT_ORIGINAL
     method: str
     format: str
     bytes_in: int
@@ -135,48 +123,19 @@ class Compression(_Model):
     staged: ObjectRef | None = None
     score: float | None = None  # SSIMULACRA2 of a lossy result (None: pixels unchanged)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        staged = data.get("staged")
-        return cls(
-            source=ObjectRef.from_dict(data["source"]),
-            outcome=data["outcome"],
-            method=data["method"],
-            format=data["format"],
-            bytes_in=int(data["bytes_in"]),
-            bytes_out=int(data["bytes_out"]),
-            staged=ObjectRef.from_dict(staged) if staged else None,
-            score=data.get("score"),
-        )
 
-
-@dataclass(frozen=True)
 class Stored(_Model):
     """Output of StoreResult: where the final image is (or why nothing was written)."""
 
     source: ObjectRef
-    outcome: str
+    outcome: Outcome  # COMPRESSED, KEPT_ORIGINAL, or SKIPPED with the reason
     bytes_in: int
     bytes_out: int
     method: str
     result: ObjectRef | None = None
-    reason: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        result = data.get("result")
-        return cls(
-            source=ObjectRef.from_dict(data["source"]),
-            outcome=data["outcome"],
-            bytes_in=int(data["bytes_in"]),
-            bytes_out=int(data["bytes_out"]),
-            method=data["method"],
-            result=ObjectRef.from_dict(result) if result else None,
-            reason=data.get("reason"),
-        )
+    reason: SkipReason | None = None
 
 
-@dataclass(frozen=True)
 class ErrorInfo(_Model):
     """A failure as the user sees it: the error type and an actionable message."""
 
@@ -199,36 +158,26 @@ class ErrorInfo(_Model):
         return cls(type=name, message=message)
 
 
-@dataclass(frozen=True)
 class Quarantined(_Model):
     """Output of QuarantineOriginal: the copy in the failed bucket and why."""
 
     source: ObjectRef | None
     error: ErrorInfo
-    copy: ObjectRef | None = None
+    # "copy" in the payload; not the attribute's name, which would shadow BaseModel.copy.
+    copied: ObjectRef | None = Field(
+        default=None, validation_alias=AliasChoices("copy", "copied"), serialization_alias="copy"
+    )
     execution: str | None = None
     # Another execution of the same upload (a duplicate event) already
     # quarantined and reported it: this one must not notify again.
     duplicate: bool = False
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        source, copy = data.get("source"), data.get("copy")
-        return cls(
-            source=ObjectRef.from_dict(source) if source else None,
-            error=ErrorInfo.from_dict(data["error"]),
-            copy=ObjectRef.from_dict(copy) if copy else None,
-            execution=data.get("execution"),
-            duplicate=bool(data.get("duplicate", False)),
-        )
 
-
-@dataclass(frozen=True)
 class Notification(_Model):
     """What Notify publishes: the JSON body; attributes are derived from it."""
 
-    status: str  # SUCCEEDED | FAILED
-    outcome: str
+    status: Status
+    outcome: Outcome
     key: str
     bucket: str
     execution: str | None = None
@@ -237,7 +186,7 @@ class Notification(_Model):
     bytes_out: int | None = None
     result: ObjectRef | None = None
     error: ErrorInfo | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 def validated_format(state: dict[str, Any]) -> str | None:

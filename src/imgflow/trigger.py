@@ -14,7 +14,6 @@ classes decode events the same way); the contract's keys are raw.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -29,7 +28,7 @@ def source_from_event(event: Any) -> ObjectRef:
     if isinstance(event.get("event"), dict) and "execution" in event:
         return source_from_event(event["event"])
     if isinstance(event.get("validated"), dict) and "source" in event["validated"]:
-        return ObjectRef.from_dict(event["validated"]["source"])
+        return ObjectRef.model_validate(event["validated"]["source"])
     if isinstance(event.get("source"), dict):
         return _from_contract(event["source"])
     if isinstance(event.get("manifestItem"), dict):
@@ -48,9 +47,9 @@ def source_from_event(event: Any) -> ObjectRef:
 def _from_contract(source: dict[str, Any]) -> ObjectRef:
     """The contract's own shape, as the backfill builds it from a ListObjectsV2 item:
     a raw key, and the listing's ETag, which S3 quotes ("\"abc\"")."""
-    ref = ObjectRef.from_dict(source)
+    ref = ObjectRef.model_validate(source)
     if ref.etag and ref.etag.startswith('"'):
-        return dataclasses.replace(ref, etag=ref.etag.strip('"'))
+        return ref.model_copy(update={"etag": ref.etag.strip('"')})
     return ref
 
 

@@ -43,7 +43,7 @@ def compress_image(
         )
     return Compression(
         source=source,
-        outcome=str(result.outcome),
+        outcome=result.outcome,
         method=result.method,
         format=result.format,
         bytes_in=result.bytes_in,

@@ -9,6 +9,7 @@ from imgflow.contract import (
     ErrorInfo,
     Notification,
     Quarantined,
+    Status,
     Stored,
     failure_outcome,
     validated_format,
@@ -17,16 +18,16 @@ from imgflow.errors import InvalidEventError
 from imgflow.trigger import source_from_event
 
 
-def already_reported(status: str, state: dict[str, Any]) -> bool:
+def already_reported(status: Status, state: dict[str, Any]) -> bool:
     """True for a failure another execution of the same upload already reported.
 
     (A duplicate success never gets here: it ends Skipped before notifying.)
     """
     quarantined = state.get("quarantined") or {}
-    return status == "FAILED" and bool(quarantined.get("duplicate"))
+    return status is Status.FAILED and bool(quarantined.get("duplicate"))
 
 
-def notification_for(status: str, state: dict[str, Any], execution: str | None) -> Notification:
+def notification_for(status: Status, state: dict[str, Any], execution: str | None) -> Notification:
     """Summarise an execution's state data as a Notification."""
     image_format = validated_format(state)
     try:
@@ -34,8 +35,8 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
         bucket, key = source.bucket, source.key
     except InvalidEventError:
         bucket, key = "", ""
-    if status == "SUCCEEDED":
-        stored = Stored.from_dict(state["stored"])
+    if status is Status.SUCCEEDED:
+        stored = Stored.model_validate(state["stored"])
         return Notification(
             status=status,
             outcome=stored.outcome,
@@ -50,13 +51,14 @@ def notification_for(status: str, state: dict[str, Any], execution: str | None) 
     error = with_advice(ErrorInfo.from_states_error(state.get("error") or {}))
     extra: dict[str, Any] = {}
     if state.get("quarantined"):
-        copy = Quarantined.from_dict(state["quarantined"]).copy
-        extra["quarantined"] = copy.to_dict() if copy else None
+        copy = Quarantined.model_validate(state["quarantined"]).copied
+        extra["quarantined"] = copy.model_dump(mode="json") if copy else None
     if state.get("quarantine_error"):
-        extra["quarantine_error"] = ErrorInfo.from_states_error(state["quarantine_error"]).to_dict()
+        quarantine_error = ErrorInfo.from_states_error(state["quarantine_error"])
+        extra["quarantine_error"] = quarantine_error.model_dump(mode="json")
     outcome = failure_outcome(error.type)
     return Notification(
-        status="FAILED",
+        status=Status.FAILED,
         outcome=outcome,
         bucket=bucket,
         key=key,
@@ -106,7 +108,7 @@ def subject(note: Notification) -> str:
 def human_text(note: Notification) -> str:
     """The email body: what happened and what to do next."""
     where = f"s3://{note.bucket}/{note.key}"
-    if note.status == "SUCCEEDED":
+    if note.status is Status.SUCCEEDED:
         saved = (note.bytes_in or 0) - (note.bytes_out or 0)
         pct = 100.0 * saved / note.bytes_in if note.bytes_in else 0.0
         lines = [
@@ -130,7 +132,7 @@ def human_text(note: Notification) -> str:
 
 def attributes(note: Notification) -> dict[str, str]:
     """SNS message attributes that subscriptions filter on (NotifyOn uses status)."""
-    attrs = {"status": note.status, "outcome": note.outcome}
+    attrs = {"status": note.status.value, "outcome": note.outcome.value}
     if note.format:
         attrs["format"] = note.format
     if note.error:
@@ -139,4 +141,5 @@ def attributes(note: Notification) -> dict[str, str]:
 
 
 def json_body(note: Notification) -> str:
-    return json.dumps(note.to_dict(), sort_keys=True)
+    """The message for programs: the Notification as its JSON payload, keys sorted."""
+    return json.dumps(note.model_dump(mode="json"), sort_keys=True)

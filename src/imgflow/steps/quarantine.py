@@ -59,7 +59,7 @@ def quarantine(
             return Quarantined(
                 source=original.ref,
                 error=error,
-                copy=current.ref,
+                copied=current.ref,
                 execution=execution,
                 duplicate=duplicate,
             )
@@ -75,7 +75,7 @@ def quarantine(
             )
         except WriteConflictError:
             continue  # another execution wrote the key meanwhile: look again
-        return Quarantined(source=original.ref, error=error, copy=copy, execution=execution)
+        return Quarantined(source=original.ref, error=error, copied=copy, execution=execution)
     raise TransientError(f"s3://{bucket}/{key} kept changing under {_ATTEMPTS} conditional copies")
 
 
