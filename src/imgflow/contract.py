@@ -3,14 +3,20 @@
 Only references to S3 objects travel (never image bytes): a state's input
 and output are capped at 256 KB and ``States.DataLimitExceeded`` is not
 caught by ``States.ALL``. Every handler, the ASL's paths, the tests and the
-docs use these shapes. The state data grows one key per step:
+docs use these shapes. The state data (``State``) grows one key per step:
 
     <the triggering event>            execution input (EventBridge or S3 Records)
     validated:   Validation           ResultPath of "Validate image"
     compressed:  Compression          ResultPath of "Compress image"
     stored:      Stored               ResultPath of "Store result"
-    error:       {"Error", "Cause"}   ResultPath of every Catch
+    error:       StatesError          ResultPath of every Catch ({"Error", "Cause"})
     quarantined: Quarantined          ResultPath of "Quarantine original"
+    quarantine_error: StatesError     ResultPath of its Catch
+    notified:    Published            ResultPath of "Notify success"/"Notify failure"
+    notify_error: StatesError         ResultPath of "Notify failure"'s Catch
+
+Each function's input is a model too (``ValidateInput`` ... ``NotifyInput``):
+what the ASL's ``Parameters`` build for it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from imgflow.errors import PERMANENT_ERRORS
 
@@ -189,10 +195,103 @@ class Notification(_Model):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-def validated_format(state: dict[str, Any]) -> str | None:
-    """The image format ValidateImage read, from an execution's state data (None before)."""
-    image = (state.get("validated") or {}).get("image") or {}
-    return image.get("format")
+class StatesError(_Model):
+    """What a Catch puts at its ResultPath; Lambda's ``Cause`` is JSON with the message."""
+
+    error: str = Field(default="States.Runtime", alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+    def info(self) -> ErrorInfo:
+        """The error as the user sees it (type and message)."""
+        return ErrorInfo.from_states_error({"Error": self.error, "Cause": self.cause})
+
+
+class Published(_Model):
+    """What the state keeps of Notify's answer (its ResultSelector)."""
+
+    message_id: str | None  # None: a duplicate failure, not published again
+
+
+class Notified(Published):
+    """Output of Notify."""
+
+    status: Status
+    outcome: Outcome
+
+
+class State(_Model):
+    """An execution's state data: the triggering event, as it came (the extra
+    fields), plus the key each step's ResultPath adds (see the module docstring)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    validated: Validation | None = None
+    compressed: Compression | None = None
+    stored: Stored | None = None
+    error: StatesError | None = None
+    quarantined: Quarantined | None = None
+    quarantine_error: StatesError | None = None
+    notified: Published | None = None
+    notify_error: StatesError | None = None
+
+    @property
+    def trigger(self) -> dict[str, Any]:
+        """The triggering event: the execution's input."""
+        return dict(self.model_extra or {})
+
+    @property
+    def validated_format(self) -> str | None:
+        """The image format ValidateImage read (None before it did)."""
+        image = self.validated.image if self.validated else None
+        return image.format if image else None
+
+
+class ValidateInput(_Model):
+    """ValidateImage's input: the triggering event, which the state machine wraps
+    with the execution (``{"event": ..., "execution": arn}``) and ``sam local
+    invoke`` passes bare. ``trigger.source_from_event`` reads the object it names."""
+
+    event: dict[str, Any]
+    execution: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        # No trigger shape has only these keys.
+        wrapped = isinstance(data.get("event"), dict) and data.keys() <= {"event", "execution"}
+        return data if wrapped else {"event": data}
+
+
+class CompressInput(_Model):
+    """CompressImage's input: the image ValidateImage accepted."""
+
+    source: ObjectRef
+    image: ImageInfo
+    execution: str | None = None
+
+
+class StoreInput(_Model):
+    """StoreResult's input: what CompressImage staged (or kept)."""
+
+    compressed: Compression
+    execution: str | None = None
+
+
+class QuarantineInput(_Model):
+    """QuarantineOriginal's input: the state data, with the Catch's ``error``."""
+
+    state: State
+    execution: str | None = None
+
+
+class NotifyInput(_Model):
+    """Notify's input: how the execution ends, and its state data."""
+
+    status: Status
+    state: State
+    execution: str | None = None
 
 
 _CONTENT_TYPES = {

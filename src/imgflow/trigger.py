@@ -17,8 +17,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-from imgflow.contract import ObjectRef
+from imgflow.contract import ObjectRef, State
 from imgflow.errors import InvalidEventError
+
+
+def source_of(state: State) -> ObjectRef:
+    """The object an execution is about: the one ValidateImage read, else its trigger's."""
+    if state.validated is not None:
+        return state.validated.source
+    return source_from_event(state.trigger)
 
 
 def source_from_event(event: Any) -> ObjectRef:

@@ -17,6 +17,7 @@ from imgflow.contract import (
     META_ERROR_TYPE,
     META_EXECUTION,
     META_SOURCE_ETAG,
+    State,
 )
 from imgflow.errors import TransientError
 from imgflow.settings import Settings
@@ -33,8 +34,12 @@ OTHER = MINE.replace("sample-execution", "duplicate-execution")
 SETTINGS = Settings(source_bucket=SOURCE, failed_bucket=FAILED)
 
 
-def state() -> dict:
+def state_data() -> dict:
     return copy.deepcopy(EVENT["state"])
+
+
+def state() -> State:
+    return State.model_validate(state_data())
 
 
 @pytest.fixture
@@ -61,11 +66,11 @@ def test_original_is_copied_byte_for_byte_with_the_reason_and_left_in_place(stor
 
 
 def test_a_message_s3_metadata_cannot_carry_is_encoded_and_cut(store):
-    failing = state()
+    failing = state_data()
     cause = {"errorType": "InvalidImageError", "errorMessage": "ünreadable\n" + "x" * 3000}
     failing["error"]["Cause"] = json.dumps(cause)
 
-    quarantine(failing, MINE, SETTINGS, store)
+    quarantine(State.model_validate(failing), MINE, SETTINGS, store)
 
     message = store.head(FAILED, KEY).metadata[META_ERROR_MESSAGE]
     assert message.isascii() and len(message) == 1024
@@ -73,7 +78,9 @@ def test_a_message_s3_metadata_cannot_carry_is_encoded_and_cut(store):
 
 
 def test_an_event_that_names_no_object_is_reported_without_a_copy(store):
-    result = quarantine({"error": state()["error"]}, MINE, SETTINGS, store)
+    result = quarantine(
+        State.model_validate({"error": state_data()["error"]}), MINE, SETTINGS, store
+    )
 
     assert result.source is None and result.copied is None
     assert result.error.type == "InvalidImageError"

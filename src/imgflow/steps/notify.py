@@ -8,62 +8,59 @@ from typing import Any
 from imgflow.contract import (
     ErrorInfo,
     Notification,
-    Quarantined,
+    State,
+    StatesError,
     Status,
-    Stored,
     failure_outcome,
-    validated_format,
 )
 from imgflow.errors import InvalidEventError
-from imgflow.trigger import source_from_event
+from imgflow.trigger import source_of
 
 
-def already_reported(status: Status, state: dict[str, Any]) -> bool:
+def already_reported(status: Status, state: State) -> bool:
     """True for a failure another execution of the same upload already reported.
 
     (A duplicate success never gets here: it ends Skipped before notifying.)
     """
-    quarantined = state.get("quarantined") or {}
-    return status is Status.FAILED and bool(quarantined.get("duplicate"))
+    return status is Status.FAILED and bool(state.quarantined and state.quarantined.duplicate)
 
 
-def notification_for(status: Status, state: dict[str, Any], execution: str | None) -> Notification:
+def notification_for(status: Status, state: State, execution: str | None) -> Notification:
     """Summarise an execution's state data as a Notification."""
-    image_format = validated_format(state)
     try:
-        source = source_from_event(state)
+        source = source_of(state)
         bucket, key = source.bucket, source.key
     except InvalidEventError:
         bucket, key = "", ""
     if status is Status.SUCCEEDED:
-        stored = Stored.model_validate(state["stored"])
+        stored = state.stored
+        if stored is None:
+            raise InvalidEventError("a SUCCEEDED notification needs the state's 'stored' result")
         return Notification(
             status=status,
             outcome=stored.outcome,
             bucket=bucket,
             key=key,
             execution=execution,
-            format=image_format,
+            format=state.validated_format,
             bytes_in=stored.bytes_in,
             bytes_out=stored.bytes_out,
             result=stored.result,
         )
-    error = with_advice(ErrorInfo.from_states_error(state.get("error") or {}))
+    error = with_advice((state.error or StatesError()).info())
     extra: dict[str, Any] = {}
-    if state.get("quarantined"):
-        copy = Quarantined.model_validate(state["quarantined"]).copied
+    if state.quarantined:
+        copy = state.quarantined.copied
         extra["quarantined"] = copy.model_dump(mode="json") if copy else None
-    if state.get("quarantine_error"):
-        quarantine_error = ErrorInfo.from_states_error(state["quarantine_error"])
-        extra["quarantine_error"] = quarantine_error.model_dump(mode="json")
-    outcome = failure_outcome(error.type)
+    if state.quarantine_error:
+        extra["quarantine_error"] = state.quarantine_error.info().model_dump(mode="json")
     return Notification(
         status=Status.FAILED,
-        outcome=outcome,
+        outcome=failure_outcome(error.type),
         bucket=bucket,
         key=key,
         execution=execution,
-        format=image_format,
+        format=state.validated_format,
         error=error,
         extra=extra,
     )
