@@ -25,7 +25,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from imgflow.errors import PERMANENT_ERRORS
 
@@ -68,6 +68,14 @@ META_BYTES_OUT = "imgflow-bytes-out"
 META_ERROR_TYPE = "imgflow-error-type"
 META_ERROR_MESSAGE = "imgflow-error-message"
 META_EXECUTION = "imgflow-execution"
+
+
+def validation_faults(exc: ValidationError) -> str:
+    """What a payload got wrong, one ``field.path: problem`` per fault, for an error message."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or '(the event)'}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
 class _Model(BaseModel):

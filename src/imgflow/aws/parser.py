@@ -14,16 +14,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from imgflow.contract import validation_faults
 from imgflow.errors import InvalidEventError
-
-
-def describe(model: type[BaseModel], exc: ValidationError) -> str:
-    """One line per fault: ``field.path: what is wrong``."""
-    faults = "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or '(the event)'}: {e['msg']}"
-        for e in exc.errors()
-    )
-    return f"the event is not a valid {model.__name__}: {faults}"
 
 
 def parse_input[M: BaseModel](model: type[M], event: Any) -> M:
@@ -31,7 +23,8 @@ def parse_input[M: BaseModel](model: type[M], event: Any) -> M:
     try:
         return parse(event=event, model=model)
     except ValidationError as exc:
-        raise InvalidEventError(describe(model, exc)) from exc
+        faults = validation_faults(exc)
+        raise InvalidEventError(f"the event is not a valid {model.__name__}: {faults}") from exc
 
 
 @lambda_handler_decorator
