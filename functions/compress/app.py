@@ -8,11 +8,10 @@ from imgflow.aws.parser import parsed_event
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
 from imgflow.contract import CompressInput
-from imgflow.settings import Settings
+from imgflow.settings import CompressSettings
 from imgflow.steps.compress import compress_image
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("destination_bucket")
+SETTINGS = CompressSettings.from_env()
 STORE = S3ObjectStore()
 
 

@@ -8,7 +8,7 @@ from imgflow.aws.parser import parsed_event
 from imgflow.aws.sns import SnsPublisher
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
 from imgflow.contract import Notified, NotifyInput
-from imgflow.settings import Settings
+from imgflow.settings import NotifySettings
 from imgflow.steps.notify import (
     already_reported,
     attributes,
@@ -18,8 +18,7 @@ from imgflow.steps.notify import (
     subject,
 )
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("topic_arn")
+SETTINGS = NotifySettings.from_env()
 PUBLISHER = SnsPublisher(SETTINGS.topic_arn)
 
 

@@ -8,11 +8,10 @@ from imgflow.aws.parser import parsed_event
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, record_outcome, tracer
 from imgflow.contract import QuarantineInput, failure_outcome
-from imgflow.settings import Settings
+from imgflow.settings import QuarantineSettings
 from imgflow.steps.quarantine import quarantine
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("failed_bucket")
+SETTINGS = QuarantineSettings.from_env()
 STORE = S3ObjectStore()
 
 

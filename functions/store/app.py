@@ -8,11 +8,10 @@ from imgflow.aws.parser import parsed_event
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, record_outcome, tracer
 from imgflow.contract import StoreInput
-from imgflow.settings import Settings
+from imgflow.settings import StoreSettings
 from imgflow.steps.store import store_result
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("source_bucket", "destination_bucket")
+SETTINGS = StoreSettings.from_env()
 STORE = S3ObjectStore()
 
 

@@ -8,11 +8,10 @@ from imgflow.aws.parser import parsed_event
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
 from imgflow.contract import ValidateInput
-from imgflow.settings import Settings
+from imgflow.settings import ValidateSettings
 from imgflow.steps.validate import validate
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("source_bucket", "destination_bucket")
+SETTINGS = ValidateSettings.from_env()
 STORE = S3ObjectStore()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from deployment import function_environment
 from imgflow.contract import (
     META_ERROR_MESSAGE,
     META_ERROR_TYPE,
@@ -20,7 +21,7 @@ from imgflow.contract import (
     State,
 )
 from imgflow.errors import TransientError
-from imgflow.settings import Settings
+from imgflow.settings import QuarantineSettings
 from imgflow.steps.quarantine import quarantine
 from memory_store import InMemoryObjectStore
 
@@ -31,7 +32,9 @@ KEY = "broken/truncated.jpg"
 ORIGINAL = (REPO / "samples" / KEY).read_bytes()
 MINE = EVENT["execution"]
 OTHER = MINE.replace("sample-execution", "duplicate-execution")
-SETTINGS = Settings(source_bucket=SOURCE, failed_bucket=FAILED)
+SETTINGS = QuarantineSettings.from_env(
+    function_environment("QuarantineOriginalFunction", FAILED_BUCKET=FAILED)
+)
 
 
 def state_data() -> dict:

@@ -22,7 +22,7 @@ from imgflow.contract import (
     StatesError,
 )
 from imgflow.errors import InvalidEventError, TransientError, WriteConflictError
-from imgflow.settings import Settings
+from imgflow.settings import QuarantineSettings
 from imgflow.storage import ObjectStore, StoredObject
 from imgflow.trigger import source_of
 
@@ -32,7 +32,7 @@ _ATTEMPTS = 5
 
 
 def quarantine(
-    state: State, execution: str | None, settings: Settings, store: ObjectStore
+    state: State, execution: str | None, settings: QuarantineSettings, store: ObjectStore
 ) -> Quarantined:
     """Copy the original to the failed bucket; the source is never modified."""
     error = (state.error or StatesError()).info()

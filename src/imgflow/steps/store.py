@@ -38,7 +38,7 @@ from imgflow.contract import (
     content_type,
 )
 from imgflow.errors import ObjectNotFoundError, TransientError, WriteConflictError
-from imgflow.settings import Settings
+from imgflow.settings import StoreSettings
 from imgflow.storage import ObjectStore, StoredObject
 
 # Conditional-write attempts against a destination key that keeps changing
@@ -49,7 +49,7 @@ _ATTEMPTS = 5
 
 def store_result(
     compressed: Compression,
-    settings: Settings,
+    settings: StoreSettings,
     store: ObjectStore,
     execution: str | None = None,
 ) -> Stored:
@@ -112,7 +112,7 @@ def _replace_original(
 
 def _publish(
     compressed: Compression,
-    settings: Settings,
+    settings: StoreSettings,
     store: ObjectStore,
     metadata: dict[str, str],
     mime: str,
