@@ -76,7 +76,7 @@ def synthetic_reports():
         reports = []
         for i in range(n):
             if i % 50 == 7:
-                error = ErrorInfo("InvalidImageError", f"image {i} is truncated")
+                error = ErrorInfo(type="InvalidImageError", message=f"image {i} is truncated")
                 reports.append(
                     ImageReport(f"f/{i}.jpg", "FAILED", "rejected", 900, None, error, None)
                 )

@@ -39,7 +39,9 @@ class _Version:
     content_type: str | None = None
 
     def stored(self, bucket: str, key: str) -> StoredObject:
-        ref = ObjectRef(bucket, key, self.etag, self.version_id, len(self.data))
+        ref = ObjectRef(
+            bucket=bucket, key=key, etag=self.etag, version_id=self.version_id, size=len(self.data)
+        )
         return StoredObject(ref=ref, metadata=dict(self.metadata), content_type=self.content_type)
 
 
@@ -137,7 +139,9 @@ class InMemoryObjectStore:
         self._check(bucket, key, if_match, if_none_match)
         ref = self._store(bucket, key, origin.data, dict(metadata), content_type)
         # As S3ObjectStore.copy reports it: the size is the source reference's.
-        return ObjectRef(bucket, key, ref.etag, ref.version_id, source.size)
+        return ObjectRef(
+            bucket=bucket, key=key, etag=ref.etag, version_id=ref.version_id, size=source.size
+        )
 
     def delete(self, bucket: str, key: str) -> None:
         self._call("delete", bucket, key)

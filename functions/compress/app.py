@@ -1,25 +1,27 @@
 """CompressImage: optimise the image and stage the result. (thin handler)"""
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imgflow.aws.parser import parsed_event
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
-from imgflow.contract import ImageInfo, ObjectRef
-from imgflow.settings import Settings
+from imgflow.contract import CompressInput
+from imgflow.settings import CompressSettings
 from imgflow.steps.compress import compress_image
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("destination_bucket")
+SETTINGS = CompressSettings.from_env()
 STORE = S3ObjectStore()
 
 
 @logger.inject_lambda_context(log_event=True, correlation_id_path=CORRELATION_ID_PATH)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
-    """Input: {"source": ObjectRef, "image": ImageInfo, "execution": arn}; output: Compression."""
-    source = ObjectRef.from_dict(event["source"])
-    image = ImageInfo.from_dict(event["image"])
-    compression = compress_image(source, image, SETTINGS, STORE)
-    logger.info("compressed", extra=compression.to_dict())
-    return compression.to_dict()
+@parsed_event(model=CompressInput)
+def handler(event: CompressInput, context: LambdaContext) -> dict[str, Any]:
+    """Input: CompressInput; output: Compression."""
+    compression = compress_image(event.source, event.image, SETTINGS, STORE)
+    payload = compression.model_dump(mode="json")
+    logger.info("compressed", extra=payload)
+    return payload

@@ -1,10 +1,14 @@
 """Notify: publish one success or failure message. (thin handler)"""
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imgflow.aws.parser import parsed_event
 from imgflow.aws.sns import SnsPublisher
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
-from imgflow.settings import Settings
+from imgflow.contract import Notified, NotifyInput
+from imgflow.settings import NotifySettings
 from imgflow.steps.notify import (
     already_reported,
     attributes,
@@ -14,20 +18,21 @@ from imgflow.steps.notify import (
     subject,
 )
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("topic_arn")
+SETTINGS = NotifySettings.from_env()
 PUBLISHER = SnsPublisher(SETTINGS.topic_arn)
 
 
 @logger.inject_lambda_context(log_event=True, correlation_id_path=CORRELATION_ID_PATH)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
-    """Input: {"status": SUCCEEDED|FAILED, "state": <state data>, "execution": arn}."""
-    note = notification_for(event["status"], event["state"], event.get("execution"))
-    if already_reported(event["status"], event["state"]):
-        return {"message_id": None, "status": note.status, "outcome": note.outcome}
-    message_id = PUBLISHER.publish(
-        subject(note), human_text(note), json_body(note), attributes(note)
-    )
-    return {"message_id": message_id, "status": note.status, "outcome": note.outcome}
+@parsed_event(model=NotifyInput)
+def handler(event: NotifyInput, context: LambdaContext) -> dict[str, Any]:
+    """Input: NotifyInput (status and state data); output: Notified."""
+    note = notification_for(event.status, event.state, event.execution)
+    message_id = None
+    if not already_reported(event.status, event.state):
+        message_id = PUBLISHER.publish(
+            subject(note), human_text(note), json_body(note), attributes(note)
+        )
+    notified = Notified(message_id=message_id, status=note.status, outcome=note.outcome)
+    return notified.model_dump(mode="json")

@@ -1,22 +1,26 @@
 """ValidateImage: is this upload an image we should compress? (thin handler)"""
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imgflow.aws.parser import parsed_event
 from imgflow.aws.s3 import S3ObjectStore
 from imgflow.aws.telemetry import CORRELATION_ID_PATH, logger, metrics, tracer
-from imgflow.settings import Settings
+from imgflow.contract import ValidateInput
+from imgflow.settings import ValidateSettings
 from imgflow.steps.validate import validate
 
-SETTINGS = Settings.from_env()
-SETTINGS.require("source_bucket", "destination_bucket")
+SETTINGS = ValidateSettings.from_env()
 STORE = S3ObjectStore()
 
 
 @logger.inject_lambda_context(log_event=True, correlation_id_path=CORRELATION_ID_PATH)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
-    """Input: {"event": <EventBridge or S3 event>, "execution": arn}, or the bare event."""
-    validation = validate(event, SETTINGS, STORE)
+@parsed_event(model=ValidateInput)
+def handler(event: ValidateInput, context: LambdaContext) -> dict[str, Any]:
+    """Input: ValidateInput (the triggering event, bare or wrapped); output: Validation."""
+    validation = validate(event.event, SETTINGS, STORE)
     logger.info("validated", extra={"skip": validation.skip, "reason": validation.reason})
-    return validation.to_dict()
+    return validation.model_dump(mode="json")

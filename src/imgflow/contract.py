@@ -3,22 +3,29 @@
 Only references to S3 objects travel (never image bytes): a state's input
 and output are capped at 256 KB and ``States.DataLimitExceeded`` is not
 caught by ``States.ALL``. Every handler, the ASL's paths, the tests and the
-docs use these shapes. The state data grows one key per step:
+docs use these shapes. The state data (``State``) grows one key per step:
 
     <the triggering event>            execution input (EventBridge or S3 Records)
     validated:   Validation           ResultPath of "Validate image"
     compressed:  Compression          ResultPath of "Compress image"
     stored:      Stored               ResultPath of "Store result"
-    error:       {"Error", "Cause"}   ResultPath of every Catch
+    error:       StatesError          ResultPath of every Catch ({"Error", "Cause"})
     quarantined: Quarantined          ResultPath of "Quarantine original"
+    quarantine_error: StatesError     ResultPath of its Catch
+    notified:    Published            ResultPath of "Notify success"/"Notify failure"
+    notify_error: StatesError         ResultPath of "Notify failure"'s Catch
+
+Each function's input is a model too (``ValidateInput`` ... ``NotifyInput``):
+what the ASL's ``Parameters`` build for it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from imgflow.errors import PERMANENT_ERRORS
 
@@ -63,20 +70,29 @@ META_ERROR_MESSAGE = "imgflow-error-message"
 META_EXECUTION = "imgflow-execution"
 
 
-@dataclass(frozen=True)
-class _Model:
-    """Dict round-trip for the dataclasses below (the Lambda payload is JSON)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+def validation_faults(exc: ValidationError) -> str:
+    """What a payload got wrong, one ``field.path: problem`` per fault, for an error message."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or '(the event)'}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
-@dataclass(frozen=True)
+class _Model(BaseModel):
+    """A frozen pydantic model; the Lambda payload is ``model_dump(mode="json")``:
+    every field present (None as null), enums as their values, in field order,
+    under its payload name (the alias, where the attribute needs another)."""
+
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True)
+
+
+class Status(StrEnum):
+    """How an execution ended, as Notify publishes it (and report.json's ``status``)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
 class ObjectRef(_Model):
     """One version of one S3 object."""
 
@@ -87,7 +103,6 @@ class ObjectRef(_Model):
     size: int | None = None
 
 
-@dataclass(frozen=True)
 class ImageInfo(_Model):
     """What validation learnt from the real bytes (not the extension)."""
 
@@ -98,36 +113,23 @@ class ImageInfo(_Model):
     frames: int = 1
 
 
-@dataclass(frozen=True)
 class Validation(_Model):
     """Output of ValidateImage: process the image, or skip it (with the reason)."""
 
     source: ObjectRef
     image: ImageInfo | None = None
     skip: bool = False
-    reason: str | None = None
+    reason: SkipReason | None = None
     # More pixels than LargeImagePixels: the workflow routes the image to the
     # compress function configured with more memory (same code).
     large: bool = False
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        image = data.get("image")
-        return cls(
-            source=ObjectRef.from_dict(data["source"]),
-            image=ImageInfo.from_dict(image) if image else None,
-            skip=bool(data.get("skip", False)),
-            reason=data.get("reason"),
-            large=bool(data.get("large", False)),
-        )
 
-
-@dataclass(frozen=True)
 class Compression(_Model):
     """Output of CompressImage: the staged result, or none when the original is kept."""
 
     source: ObjectRef
-    outcome: str  # Outcome.COMPRESSED or Outcome.KEPT_ORIGINAL
+    outcome: Outcome  # COMPRESSED or KEPT_ORIGINAL
     method: str
     format: str
     bytes_in: int
@@ -135,48 +137,19 @@ class Compression(_Model):
     staged: ObjectRef | None = None
     score: float | None = None  # SSIMULACRA2 of a lossy result (None: pixels unchanged)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        staged = data.get("staged")
-        return cls(
-            source=ObjectRef.from_dict(data["source"]),
-            outcome=data["outcome"],
-            method=data["method"],
-            format=data["format"],
-            bytes_in=int(data["bytes_in"]),
-            bytes_out=int(data["bytes_out"]),
-            staged=ObjectRef.from_dict(staged) if staged else None,
-            score=data.get("score"),
-        )
 
-
-@dataclass(frozen=True)
 class Stored(_Model):
     """Output of StoreResult: where the final image is (or why nothing was written)."""
 
     source: ObjectRef
-    outcome: str
+    outcome: Outcome  # COMPRESSED, KEPT_ORIGINAL, or SKIPPED with the reason
     bytes_in: int
     bytes_out: int
     method: str
     result: ObjectRef | None = None
-    reason: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        result = data.get("result")
-        return cls(
-            source=ObjectRef.from_dict(data["source"]),
-            outcome=data["outcome"],
-            bytes_in=int(data["bytes_in"]),
-            bytes_out=int(data["bytes_out"]),
-            method=data["method"],
-            result=ObjectRef.from_dict(result) if result else None,
-            reason=data.get("reason"),
-        )
+    reason: SkipReason | None = None
 
 
-@dataclass(frozen=True)
 class ErrorInfo(_Model):
     """A failure as the user sees it: the error type and an actionable message."""
 
@@ -199,36 +172,26 @@ class ErrorInfo(_Model):
         return cls(type=name, message=message)
 
 
-@dataclass(frozen=True)
 class Quarantined(_Model):
     """Output of QuarantineOriginal: the copy in the failed bucket and why."""
 
     source: ObjectRef | None
     error: ErrorInfo
-    copy: ObjectRef | None = None
+    # "copy" in the payload; not the attribute's name, which would shadow BaseModel.copy.
+    copied: ObjectRef | None = Field(
+        default=None, validation_alias=AliasChoices("copy", "copied"), serialization_alias="copy"
+    )
     execution: str | None = None
     # Another execution of the same upload (a duplicate event) already
     # quarantined and reported it: this one must not notify again.
     duplicate: bool = False
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        source, copy = data.get("source"), data.get("copy")
-        return cls(
-            source=ObjectRef.from_dict(source) if source else None,
-            error=ErrorInfo.from_dict(data["error"]),
-            copy=ObjectRef.from_dict(copy) if copy else None,
-            execution=data.get("execution"),
-            duplicate=bool(data.get("duplicate", False)),
-        )
 
-
-@dataclass(frozen=True)
 class Notification(_Model):
     """What Notify publishes: the JSON body; attributes are derived from it."""
 
-    status: str  # SUCCEEDED | FAILED
-    outcome: str
+    status: Status
+    outcome: Outcome
     key: str
     bucket: str
     execution: str | None = None
@@ -237,13 +200,106 @@ class Notification(_Model):
     bytes_out: int | None = None
     result: ObjectRef | None = None
     error: ErrorInfo | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
-def validated_format(state: dict[str, Any]) -> str | None:
-    """The image format ValidateImage read, from an execution's state data (None before)."""
-    image = (state.get("validated") or {}).get("image") or {}
-    return image.get("format")
+class StatesError(_Model):
+    """What a Catch puts at its ResultPath; Lambda's ``Cause`` is JSON with the message."""
+
+    error: str = Field(default="States.Runtime", alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+    def info(self) -> ErrorInfo:
+        """The error as the user sees it (type and message)."""
+        return ErrorInfo.from_states_error({"Error": self.error, "Cause": self.cause})
+
+
+class Published(_Model):
+    """What the state keeps of Notify's answer (its ResultSelector)."""
+
+    message_id: str | None  # None: a duplicate failure, not published again
+
+
+class Notified(Published):
+    """Output of Notify."""
+
+    status: Status
+    outcome: Outcome
+
+
+class State(_Model):
+    """An execution's state data: the triggering event, as it came (the extra
+    fields), plus the key each step's ResultPath adds (see the module docstring)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    validated: Validation | None = None
+    compressed: Compression | None = None
+    stored: Stored | None = None
+    error: StatesError | None = None
+    quarantined: Quarantined | None = None
+    quarantine_error: StatesError | None = None
+    notified: Published | None = None
+    notify_error: StatesError | None = None
+
+    @property
+    def trigger(self) -> dict[str, Any]:
+        """The triggering event: the execution's input."""
+        return dict(self.model_extra or {})
+
+    @property
+    def validated_format(self) -> str | None:
+        """The image format ValidateImage read (None before it did)."""
+        image = self.validated.image if self.validated else None
+        return image.format if image else None
+
+
+class ValidateInput(_Model):
+    """ValidateImage's input: the triggering event, which the state machine wraps
+    with the execution (``{"event": ..., "execution": arn}``) and ``sam local
+    invoke`` passes bare. ``trigger.source_from_event`` reads the object it names."""
+
+    event: dict[str, Any]
+    execution: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        # No trigger shape has only these keys.
+        wrapped = isinstance(data.get("event"), dict) and data.keys() <= {"event", "execution"}
+        return data if wrapped else {"event": data}
+
+
+class CompressInput(_Model):
+    """CompressImage's input: the image ValidateImage accepted."""
+
+    source: ObjectRef
+    image: ImageInfo
+    execution: str | None = None
+
+
+class StoreInput(_Model):
+    """StoreResult's input: what CompressImage staged (or kept)."""
+
+    compressed: Compression
+    execution: str | None = None
+
+
+class QuarantineInput(_Model):
+    """QuarantineOriginal's input: the state data, with the Catch's ``error``."""
+
+    state: State
+    execution: str | None = None
+
+
+class NotifyInput(_Model):
+    """Notify's input: how the execution ends, and its state data."""
+
+    status: Status
+    state: State
+    execution: str | None = None
 
 
 _CONTENT_TYPES = {

@@ -1,5 +1,11 @@
-"""The functions' configuration: one typed object, read from the environment
-and validated at cold start, so a bad deployment fails loudly and at once."""
+"""The functions' configuration: one typed model per function, read from the
+environment and validated at cold start, so a bad deployment fails loudly and at once.
+
+No default lives here. template.yaml sets every variable on Lambda (its
+parameters hold the defaults); the local runtime and the tests read the same
+environment from the template (imgflow_toolkit's reader), so a default is
+never written twice. A model names only what its function needs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from imgflow.errors import ConfigurationError
 
@@ -24,7 +33,11 @@ class MetadataPolicy(StrEnum):
 
 @dataclass(frozen=True)
 class Limits:
-    """Decompression-bomb guards, checked before any full decode."""
+    """Decompression-bomb guards, checked before any full decode.
+
+    The defaults serve callers outside a deployment (benchmarks, tests of the
+    imaging code); a function's limits come from its settings' environment.
+    """
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
@@ -32,76 +45,94 @@ class Limits:
     large_pixels: int = 24_000_000
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a function needs to know about its deployment."""
+class _Environment(BaseModel):
+    """Settings read from environment variables: each field's alias is its variable."""
 
-    source_bucket: str = ""
-    destination_bucket: str = ""
-    failed_bucket: str = ""
-    topic_arn: str = ""
-    in_place: bool = False
-    staging_prefix: str = "_imgflow-staging/"
-    mode: CompressionMode = CompressionMode.LOSSY
-    quality_target: float = 85.0
-    metadata_policy: MetadataPolicy = MetadataPolicy.KEEP
-    limits: Limits = Limits()
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         """Parse the environment the template sets; raise ConfigurationError on nonsense."""
-        env = os.environ if env is None else env
         try:
-            settings = cls(
-                source_bucket=env.get("SOURCE_BUCKET", ""),
-                destination_bucket=env.get("DESTINATION_BUCKET", ""),
-                failed_bucket=env.get("FAILED_BUCKET", ""),
-                topic_arn=env.get("TOPIC_ARN", ""),
-                in_place=_flag(env.get("IN_PLACE", "false"), "IN_PLACE"),
-                staging_prefix=env.get("STAGING_PREFIX", cls.staging_prefix),
-                mode=CompressionMode(env.get("COMPRESSION_MODE", "lossy")),
-                quality_target=float(env.get("QUALITY_TARGET", "85")),
-                metadata_policy=MetadataPolicy(env.get("METADATA_POLICY", "keep")),
-                limits=Limits(
-                    max_bytes=int(env.get("MAX_IMAGE_BYTES", Limits.max_bytes)),
-                    max_pixels=int(env.get("MAX_IMAGE_PIXELS", Limits.max_pixels)),
-                    large_pixels=int(env.get("LARGE_IMAGE_PIXELS", Limits.large_pixels)),
-                ),
-            )
-        except ValueError as exc:
-            raise ConfigurationError(f"invalid imgflow setting: {exc}") from exc
-        settings.check()
-        return settings
+            return cls.model_validate(dict(os.environ if env is None else env))
+        except ValidationError as exc:
+            raise ConfigurationError(_explain(cls, exc)) from exc
 
-    def check(self) -> None:
-        """Reject combinations that cannot work."""
-        if not self.staging_prefix.endswith("/"):
-            raise ConfigurationError(f"STAGING_PREFIX {self.staging_prefix!r} must end with '/'")
-        limits = self.limits
-        if limits.max_bytes <= 0 or limits.max_pixels <= 0 or limits.large_pixels <= 0:
-            raise ConfigurationError(
-                "MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS and LARGE_IMAGE_PIXELS must be positive"
-            )
-        if not 0 < self.quality_target <= 100:
-            raise ConfigurationError(f"QUALITY_TARGET {self.quality_target} must be in (0, 100]")
+
+def _explain(model: type[BaseModel], exc: ValidationError) -> str:
+    """``Model: missing environment variable(s): A, B; invalid imgflow setting C='x': why``."""
+    errors = exc.errors()
+    missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing" and e["loc"]]
+    invalid = [
+        f"{e['loc'][0] if e['loc'] else '(environment)'}={e['input']!r}: "
+        + e["msg"].removeprefix("Value error, ")
+        for e in errors
+        if e["type"] != "missing"
+    ]
+    parts = [f"missing environment variable(s): {', '.join(missing)}"] if missing else []
+    parts += [f"invalid imgflow setting {problem}" for problem in invalid]
+    return f"{model.__name__}: " + "; ".join(parts)
+
+
+class _Buckets(_Environment):
+    """Where originals are and where results go."""
+
+    source_bucket: str = Field(alias="SOURCE_BUCKET", min_length=1)
+    destination_bucket: str = Field(alias="DESTINATION_BUCKET", min_length=1)
+    in_place: bool = Field(alias="IN_PLACE")
 
     @property
     def result_bucket(self) -> str:
         """Where results go: the source bucket itself in in-place mode."""
         return self.source_bucket if self.in_place else self.destination_bucket
 
-    def require(self, *names: str) -> None:
-        """Fail at cold start if a function's own settings are missing."""
-        missing = [n for n in names if not getattr(self, n)]
-        if missing:
-            env_names = ", ".join(n.upper() for n in missing)
-            raise ConfigurationError(f"missing environment variable(s): {env_names}")
+
+class _ImageLimits(_Environment):
+    max_image_bytes: int = Field(alias="MAX_IMAGE_BYTES", gt=0)
+    max_image_pixels: int = Field(alias="MAX_IMAGE_PIXELS", gt=0)
+    large_image_pixels: int = Field(alias="LARGE_IMAGE_PIXELS", gt=0)
+
+    @property
+    def limits(self) -> Limits:
+        """The decompression-bomb guards of this deployment."""
+        return Limits(
+            max_bytes=self.max_image_bytes,
+            max_pixels=self.max_image_pixels,
+            large_pixels=self.large_image_pixels,
+        )
 
 
-def _flag(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no", ""):
-        return False
-    raise ValueError(f"{name}={value!r} is not true/false")
+class ValidateSettings(_Buckets, _ImageLimits):
+    """ValidateImage: reads originals, looks for existing results, checks the limits."""
+
+
+class CompressSettings(_Buckets, _ImageLimits):
+    """CompressImage: the compression itself, and where it stages its result."""
+
+    staging_prefix: str = Field(alias="STAGING_PREFIX", min_length=1)
+    mode: CompressionMode = Field(alias="COMPRESSION_MODE")
+    quality_target: float = Field(alias="QUALITY_TARGET", gt=0, le=100)
+    metadata_policy: MetadataPolicy = Field(alias="METADATA_POLICY")
+
+    @field_validator("staging_prefix")
+    @classmethod
+    def _a_folder(cls, value: str) -> str:
+        if not value.endswith("/"):
+            raise ValueError("must end with '/'")
+        return value
+
+
+class StoreSettings(_Buckets):
+    """StoreResult: copies staged results to their final key."""
+
+
+class QuarantineSettings(_Environment):
+    """QuarantineOriginal: where failed originals are kept."""
+
+    failed_bucket: str = Field(alias="FAILED_BUCKET", min_length=1)
+
+
+class NotifySettings(_Environment):
+    """Notify: the topic it publishes to."""
+
+    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)

@@ -95,3 +95,12 @@ def test_validate_names_the_problem_for_an_event_without_an_object(stack):
 
     with pytest.raises(InvalidEventError, match="EventBridge"):
         stack.invoke("ValidateImageFunction", {"hello": "world"})
+
+
+def test_compress_names_the_missing_field_of_a_malformed_event(stack):
+    from imgflow.errors import InvalidEventError
+
+    event = json.loads((REPO / "events/compress.json").read_text())
+    del event["image"]
+    with pytest.raises(InvalidEventError, match="CompressInput: image: Field required"):
+        stack.invoke("CompressImageFunction", event)

@@ -59,7 +59,7 @@ def test_write_then_head_gives_the_md5_etag_metadata_and_type(store):
 def test_missing_objects(store):
     assert store.head(PLAIN, "nothing") is None
     with pytest.raises(ObjectNotFoundError):
-        store.read(ObjectRef(PLAIN, "nothing"), 100)
+        store.read(ObjectRef(bucket=PLAIN, key="nothing"), 100)
     store.delete(PLAIN, "nothing")  # no error
 
 
@@ -74,7 +74,7 @@ def test_if_none_match_writes_only_where_nothing_is(store):
     put(store, PLAIN, "k", if_none_match=True)
     with pytest.raises(WriteConflictError):
         put(store, PLAIN, "k", b"second", if_none_match=True)
-    assert store.read(ObjectRef(PLAIN, "k"), 100) == DATA
+    assert store.read(ObjectRef(bucket=PLAIN, key="k"), 100) == DATA
 
 
 def test_if_match_writes_only_over_that_etag(store):
@@ -102,7 +102,7 @@ def test_copy_keeps_the_bytes_and_etag_replaces_metadata_and_honours_conditions(
 
 def test_copy_of_a_missing_source_is_not_found(store):
     with pytest.raises(ObjectNotFoundError):
-        store.copy(ObjectRef(PLAIN, "gone"), PLAIN, "dst", metadata={})
+        store.copy(ObjectRef(bucket=PLAIN, key="gone"), PLAIN, "dst", metadata={})
 
 
 def test_versioned_bucket_keeps_old_versions_readable_and_delete_hides_the_key(store):

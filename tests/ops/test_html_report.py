@@ -187,7 +187,7 @@ def test_a_report_of_hostile_originals_opens_no_image_in_python(tmp_path, error_
     failed = tmp_path / "failed"
     failed.mkdir()
     (failed / "bomb.png").write_bytes(bomb.read_bytes())
-    error = ErrorInfo(error_type, "declares 900 MP")
+    error = ErrorInfo(type=error_type, message="declares 900 MP")
     report = ImageReport("bomb.png", "FAILED", "rejected", 45, None, error, None)
     write_html_report(tmp_path, [report])
     row = _rows(tmp_path)["bomb.png"]

@@ -23,7 +23,9 @@ def test_summary_figures_by_hand():
             format="PNG",
             megapixels=30.0,
         ),
-        ImageReport("c.gif", "FAILED", "rejected", 10, None, ErrorInfo("E", "m"), None),
+        ImageReport(
+            "c.gif", "FAILED", "rejected", 10, None, ErrorInfo(type="E", message="m"), None
+        ),
     ]
     s = summarise(reports, 85.0)
     assert (s.total.bytes_in, s.total.bytes_out, s.total.images) == (1500, 900, 2)

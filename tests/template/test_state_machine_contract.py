@@ -65,12 +65,11 @@ def test_every_substitution_is_provided_by_the_template(repo, asl):
     ],
 )
 def test_each_task_selects_exactly_the_contract_fields(asl, state, model):
-    from dataclasses import fields
-
     from imgflow import contract
 
     selected = {k.removesuffix(".$") for k in asl["States"][state]["ResultSelector"]}
-    assert selected == {f.name for f in fields(getattr(contract, model))}
+    fields = getattr(contract, model).model_fields
+    assert selected == {f.serialization_alias or name for name, f in fields.items()}
 
 
 def test_the_large_image_task_is_the_compress_task_on_the_large_function(asl):

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from deployment import function_environment
 from imgflow.contract import (
     META_ERROR_MESSAGE,
     META_ERROR_TYPE,
     META_EXECUTION,
     META_SOURCE_ETAG,
+    State,
 )
 from imgflow.errors import TransientError
-from imgflow.settings import Settings
+from imgflow.settings import QuarantineSettings
 from imgflow.steps.quarantine import quarantine
 from memory_store import InMemoryObjectStore
 
@@ -30,11 +32,17 @@ KEY = "broken/truncated.jpg"
 ORIGINAL = (REPO / "samples" / KEY).read_bytes()
 MINE = EVENT["execution"]
 OTHER = MINE.replace("sample-execution", "duplicate-execution")
-SETTINGS = Settings(source_bucket=SOURCE, failed_bucket=FAILED)
+SETTINGS = QuarantineSettings.from_env(
+    function_environment("QuarantineOriginalFunction", FAILED_BUCKET=FAILED)
+)
 
 
-def state() -> dict:
+def state_data() -> dict:
     return copy.deepcopy(EVENT["state"])
+
+
+def state() -> State:
+    return State.model_validate(state_data())
 
 
 @pytest.fixture
@@ -50,7 +58,7 @@ def test_original_is_copied_byte_for_byte_with_the_reason_and_left_in_place(stor
     assert store.bytes_of(FAILED, KEY) == ORIGINAL
     assert store.bytes_of(SOURCE, KEY) == ORIGINAL
     copied = store.head(FAILED, KEY)
-    assert result.copy == copied.ref and not result.duplicate
+    assert result.copied == copied.ref and not result.duplicate
     assert copied.content_type == "image/jpeg"
     assert copied.metadata["owner"] == "cms", "the original's own metadata is kept"
     assert copied.metadata[META_ERROR_TYPE] == "InvalidImageError"
@@ -61,11 +69,11 @@ def test_original_is_copied_byte_for_byte_with_the_reason_and_left_in_place(stor
 
 
 def test_a_message_s3_metadata_cannot_carry_is_encoded_and_cut(store):
-    failing = state()
+    failing = state_data()
     cause = {"errorType": "InvalidImageError", "errorMessage": "ünreadable\n" + "x" * 3000}
     failing["error"]["Cause"] = json.dumps(cause)
 
-    quarantine(failing, MINE, SETTINGS, store)
+    quarantine(State.model_validate(failing), MINE, SETTINGS, store)
 
     message = store.head(FAILED, KEY).metadata[META_ERROR_MESSAGE]
     assert message.isascii() and len(message) == 1024
@@ -73,9 +81,11 @@ def test_a_message_s3_metadata_cannot_carry_is_encoded_and_cut(store):
 
 
 def test_an_event_that_names_no_object_is_reported_without_a_copy(store):
-    result = quarantine({"error": state()["error"]}, MINE, SETTINGS, store)
+    result = quarantine(
+        State.model_validate({"error": state_data()["error"]}), MINE, SETTINGS, store
+    )
 
-    assert result.source is None and result.copy is None
+    assert result.source is None and result.copied is None
     assert result.error.type == "InvalidImageError"
     assert store.calls == []
 
@@ -85,7 +95,7 @@ def test_an_original_deleted_meanwhile_is_reported_without_a_copy(store):
 
     result = quarantine(state(), MINE, SETTINGS, store)
 
-    assert result.copy is None and result.source.key == KEY
+    assert result.copied is None and result.source.key == KEY
     assert store.head(FAILED, KEY) is None
 
 
@@ -105,7 +115,7 @@ def test_retry_of_this_execution_finds_its_own_copy_and_is_not_a_duplicate(store
     again = quarantine(state(), MINE, SETTINGS, store)
 
     assert not again.duplicate
-    assert again.copy == first.copy
+    assert again.copied == first.copied
 
 
 def test_copy_of_an_older_upload_of_the_key_is_replaced(store):

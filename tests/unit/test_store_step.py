@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from deployment import function_environment
 from imgflow.contract import (
     META_EXECUTION,
     META_MARKER,
@@ -20,7 +21,7 @@ from imgflow.contract import (
     SkipReason,
 )
 from imgflow.errors import ObjectNotFoundError, TransientError
-from imgflow.settings import Settings
+from imgflow.settings import StoreSettings
 from imgflow.steps.compress import staging_key
 from imgflow.steps.store import store_result
 from memory_store import InMemoryObjectStore
@@ -31,10 +32,18 @@ ORIGINAL = b"original image bytes " * 20
 SMALLER = b"smaller image"
 MINE = "arn:aws:states:us-east-1:123456789012:execution:ImageWorkflow:mine"
 OTHER = "arn:aws:states:us-east-1:123456789012:execution:ImageWorkflow:duplicate"
+STAGING_PREFIX = function_environment("CompressImageFunction")["STAGING_PREFIX"]
 
 
-def settings(in_place: bool = False) -> Settings:
-    return Settings(source_bucket=SOURCE, destination_bucket=DESTINATION, in_place=in_place)
+def settings(in_place: bool = False) -> StoreSettings:
+    return StoreSettings.from_env(
+        function_environment(
+            "StoreResultFunction",
+            SOURCE_BUCKET=SOURCE,
+            DESTINATION_BUCKET=DESTINATION,
+            IN_PLACE=str(in_place).lower(),
+        )
+    )
 
 
 def upload(store: InMemoryObjectStore, data: bytes = ORIGINAL) -> ObjectRef:
@@ -42,14 +51,14 @@ def upload(store: InMemoryObjectStore, data: bytes = ORIGINAL) -> ObjectRef:
 
 
 def compressed(
-    store: InMemoryObjectStore, source: ObjectRef, config: Settings, kept: bool = False
+    store: InMemoryObjectStore, source: ObjectRef, config: StoreSettings, kept: bool = False
 ) -> Compression:
     """What CompressImage hands over: a staged result, or none when the original is kept."""
     staged = None
     if not kept:
         staged = store.write(
             config.result_bucket,
-            staging_key(config.staging_prefix, source),
+            staging_key(STAGING_PREFIX, source),
             SMALLER,
             content_type="image/jpeg",
             metadata={META_SOURCE_ETAG: source.etag or ""},

@@ -1,31 +1,32 @@
 import json
+from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
 
+from imgflow.contract import State
 from imgflow.errors import InvalidEventError
-from imgflow.trigger import source_from_event
+from imgflow.trigger import source_from_event, source_of
 
 AWKWARD_KEY = "a b+c(1)/ü.jpg"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def eventbridge(key: str) -> dict:
-    return {
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "detail": {
-            "bucket": {"name": "bkt"},
-            "object": {"key": key, "size": 10, "etag": "abc", "version-id": "v1"},
-        },
-    }
+    """events/eventbridge-object-created.json, naming this (encoded) key."""
+    event = json.loads((EVENTS / "eventbridge-object-created.json").read_text())
+    event["detail"]["bucket"]["name"] = "bkt"
+    event["detail"]["object"] = {"key": key, "size": 10, "etag": "abc", "version-id": "v1"}
+    return event
 
 
 def s3_records(encoded_key: str) -> dict:
-    return {
-        "Records": [
-            {"s3": {"bucket": {"name": "bkt"}, "object": {"key": encoded_key, "eTag": "abc"}}}
-        ]
-    }
+    """events/s3-put.json (``sam local generate-event s3 put``), naming this key."""
+    event = json.loads((EVENTS / "s3-put.json").read_text())
+    s3 = event["Records"][0]["s3"]
+    s3["bucket"]["name"] = "bkt"
+    s3["object"] = {"key": encoded_key, "size": 10, "eTag": "abc"}
+    return event
 
 
 def test_eventbridge_key_is_url_decoded_once():
@@ -121,3 +122,33 @@ def test_a_csv_list_row_without_size_or_etag_names_its_object():
 def test_a_manifest_item_without_a_key_is_an_invalid_event():
     with pytest.raises(InvalidEventError, match="manifest item lacks 'Key'"):
         source_from_event({"manifestItem": {"Bucket": "b"}})
+
+
+def test_an_eventbridge_event_without_the_object_key_names_the_field():
+    event = eventbridge("k.jpg")
+    del event["detail"]["object"]["key"]
+    with pytest.raises(
+        InvalidEventError, match=r"EventBridgeModel: detail\.object\.key: Field required"
+    ):
+        source_from_event(event)
+
+
+def test_an_eventbridge_event_without_an_etag_names_its_object_without_one():
+    # Powertools' model defaults the ETag to "" (versions of the event without one).
+    event = eventbridge("k.jpg")
+    del event["detail"]["object"]["etag"]
+    assert source_from_event(event).etag is None
+
+
+def test_a_put_record_without_size_is_rejected_as_powertools_requires():
+    event = s3_records("k.jpg")
+    del event["Records"][0]["s3"]["object"]["size"]
+    with pytest.raises(InvalidEventError, match="S3Model"):
+        source_from_event(event)
+
+
+def test_the_state_names_the_validated_object_else_its_trigger_s():
+    trigger = eventbridge(quote_plus(AWKWARD_KEY))
+    assert source_of(State.model_validate(trigger)).key == AWKWARD_KEY
+    validated = {"validated": {"source": {"bucket": "b", "key": "v.jpg"}}}
+    assert source_of(State.model_validate(trigger | validated)).key == "v.jpg"

@@ -145,7 +145,9 @@ def _header_info(image: Image.Image) -> ImageInfo:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageError(f"{image_format} frame headers are corrupt: {exc}") from exc
     width, height = image.size
-    return ImageInfo(image_format, width, height, image.mode, frames)
+    return ImageInfo(
+        format=image_format, width=width, height=height, mode=image.mode, frames=frames
+    )
 
 
 def _check_pixels(info: ImageInfo, limits: Limits) -> None:

@@ -14,12 +14,12 @@ from imgflow.contract import (
 )
 from imgflow.imaging.compress import compress
 from imgflow.imaging.validate import follow_pixel_limit
-from imgflow.settings import Settings
+from imgflow.settings import CompressSettings
 from imgflow.storage import ObjectStore
 
 
 def compress_image(
-    source: ObjectRef, image: ImageInfo, settings: Settings, store: ObjectStore
+    source: ObjectRef, image: ImageInfo, settings: CompressSettings, store: ObjectStore
 ) -> Compression:
     """Compress the source; stage the result unless the original is already smallest."""
     data = store.read(source, settings.limits.max_bytes)
@@ -43,7 +43,7 @@ def compress_image(
         )
     return Compression(
         source=source,
-        outcome=str(result.outcome),
+        outcome=result.outcome,
         method=result.method,
         format=result.format,
         bytes_in=result.bytes_in,

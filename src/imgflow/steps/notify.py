@@ -8,60 +8,59 @@ from typing import Any
 from imgflow.contract import (
     ErrorInfo,
     Notification,
-    Quarantined,
-    Stored,
+    State,
+    StatesError,
+    Status,
     failure_outcome,
-    validated_format,
 )
 from imgflow.errors import InvalidEventError
-from imgflow.trigger import source_from_event
+from imgflow.trigger import source_of
 
 
-def already_reported(status: str, state: dict[str, Any]) -> bool:
+def already_reported(status: Status, state: State) -> bool:
     """True for a failure another execution of the same upload already reported.
 
     (A duplicate success never gets here: it ends Skipped before notifying.)
     """
-    quarantined = state.get("quarantined") or {}
-    return status == "FAILED" and bool(quarantined.get("duplicate"))
+    return status is Status.FAILED and bool(state.quarantined and state.quarantined.duplicate)
 
 
-def notification_for(status: str, state: dict[str, Any], execution: str | None) -> Notification:
+def notification_for(status: Status, state: State, execution: str | None) -> Notification:
     """Summarise an execution's state data as a Notification."""
-    image_format = validated_format(state)
     try:
-        source = source_from_event(state)
+        source = source_of(state)
         bucket, key = source.bucket, source.key
     except InvalidEventError:
         bucket, key = "", ""
-    if status == "SUCCEEDED":
-        stored = Stored.from_dict(state["stored"])
+    if status is Status.SUCCEEDED:
+        stored = state.stored
+        if stored is None:
+            raise InvalidEventError("a SUCCEEDED notification needs the state's 'stored' result")
         return Notification(
             status=status,
             outcome=stored.outcome,
             bucket=bucket,
             key=key,
             execution=execution,
-            format=image_format,
+            format=state.validated_format,
             bytes_in=stored.bytes_in,
             bytes_out=stored.bytes_out,
             result=stored.result,
         )
-    error = with_advice(ErrorInfo.from_states_error(state.get("error") or {}))
+    error = with_advice((state.error or StatesError()).info())
     extra: dict[str, Any] = {}
-    if state.get("quarantined"):
-        copy = Quarantined.from_dict(state["quarantined"]).copy
-        extra["quarantined"] = copy.to_dict() if copy else None
-    if state.get("quarantine_error"):
-        extra["quarantine_error"] = ErrorInfo.from_states_error(state["quarantine_error"]).to_dict()
-    outcome = failure_outcome(error.type)
+    if state.quarantined:
+        copy = state.quarantined.copied
+        extra["quarantined"] = copy.model_dump(mode="json") if copy else None
+    if state.quarantine_error:
+        extra["quarantine_error"] = state.quarantine_error.info().model_dump(mode="json")
     return Notification(
-        status="FAILED",
-        outcome=outcome,
+        status=Status.FAILED,
+        outcome=failure_outcome(error.type),
         bucket=bucket,
         key=key,
         execution=execution,
-        format=image_format,
+        format=state.validated_format,
         error=error,
         extra=extra,
     )
@@ -106,7 +105,7 @@ def subject(note: Notification) -> str:
 def human_text(note: Notification) -> str:
     """The email body: what happened and what to do next."""
     where = f"s3://{note.bucket}/{note.key}"
-    if note.status == "SUCCEEDED":
+    if note.status is Status.SUCCEEDED:
         saved = (note.bytes_in or 0) - (note.bytes_out or 0)
         pct = 100.0 * saved / note.bytes_in if note.bytes_in else 0.0
         lines = [
@@ -130,7 +129,7 @@ def human_text(note: Notification) -> str:
 
 def attributes(note: Notification) -> dict[str, str]:
     """SNS message attributes that subscriptions filter on (NotifyOn uses status)."""
-    attrs = {"status": note.status, "outcome": note.outcome}
+    attrs = {"status": note.status.value, "outcome": note.outcome.value}
     if note.format:
         attrs["format"] = note.format
     if note.error:
@@ -139,4 +138,5 @@ def attributes(note: Notification) -> dict[str, str]:
 
 
 def json_body(note: Notification) -> str:
-    return json.dumps(note.to_dict(), sort_keys=True)
+    """The message for programs: the Notification as its JSON payload, keys sorted."""
+    return json.dumps(note.model_dump(mode="json"), sort_keys=True)

@@ -9,7 +9,6 @@ twice) finds the copy, reports ``duplicate`` and is not notified again.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from imgflow.contract import (
@@ -17,14 +16,15 @@ from imgflow.contract import (
     META_ERROR_TYPE,
     META_EXECUTION,
     META_SOURCE_ETAG,
-    ErrorInfo,
     ObjectRef,
     Quarantined,
+    State,
+    StatesError,
 )
 from imgflow.errors import InvalidEventError, TransientError, WriteConflictError
-from imgflow.settings import Settings
+from imgflow.settings import QuarantineSettings
 from imgflow.storage import ObjectStore, StoredObject
-from imgflow.trigger import source_from_event
+from imgflow.trigger import source_of
 
 # S3 user metadata is ASCII and at most 2 KB in all.
 _MAX_MESSAGE = 1024
@@ -32,12 +32,12 @@ _ATTEMPTS = 5
 
 
 def quarantine(
-    state: dict[str, Any], execution: str | None, settings: Settings, store: ObjectStore
+    state: State, execution: str | None, settings: QuarantineSettings, store: ObjectStore
 ) -> Quarantined:
     """Copy the original to the failed bucket; the source is never modified."""
-    error = ErrorInfo.from_states_error(state.get("error") or {})
+    error = (state.error or StatesError()).info()
     try:
-        source = source_from_event(state)
+        source = source_of(state)
     except InvalidEventError:
         # The event named no object: there is nothing to keep, only to report.
         return Quarantined(source=None, error=error, execution=execution)
@@ -59,7 +59,7 @@ def quarantine(
             return Quarantined(
                 source=original.ref,
                 error=error,
-                copy=current.ref,
+                copied=current.ref,
                 execution=execution,
                 duplicate=duplicate,
             )
@@ -75,7 +75,7 @@ def quarantine(
             )
         except WriteConflictError:
             continue  # another execution wrote the key meanwhile: look again
-        return Quarantined(source=original.ref, error=error, copy=copy, execution=execution)
+        return Quarantined(source=original.ref, error=error, copied=copy, execution=execution)
     raise TransientError(f"s3://{bucket}/{key} kept changing under {_ATTEMPTS} conditional copies")
 
 

@@ -22,8 +22,6 @@ superseded (Skipped).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from imgflow.contract import (
     META_BYTES_IN,
     META_BYTES_OUT,
@@ -40,7 +38,7 @@ from imgflow.contract import (
     content_type,
 )
 from imgflow.errors import ObjectNotFoundError, TransientError, WriteConflictError
-from imgflow.settings import Settings
+from imgflow.settings import StoreSettings
 from imgflow.storage import ObjectStore, StoredObject
 
 # Conditional-write attempts against a destination key that keeps changing
@@ -51,7 +49,7 @@ _ATTEMPTS = 5
 
 def store_result(
     compressed: Compression,
-    settings: Settings,
+    settings: StoreSettings,
     store: ObjectStore,
     execution: str | None = None,
 ) -> Stored:
@@ -79,14 +77,14 @@ def store_result(
         outcome = _publish(compressed, settings, store, metadata, mime)
     elif compressed.staged is None:
         # Kept: the original already is the best version, and stays untouched.
-        return replace(stored, result=source)
+        return stored.model_copy(update={"result": source})
     else:
         outcome = _replace_original(compressed.staged, source, store, metadata, mime)
     if compressed.staged is not None:
         store.delete(compressed.staged.bucket, compressed.staged.key)
     if isinstance(outcome, SkipReason):
-        return replace(stored, outcome=Outcome.SKIPPED, reason=outcome)
-    return replace(stored, result=outcome)
+        return stored.model_copy(update={"outcome": Outcome.SKIPPED, "reason": outcome})
+    return stored.model_copy(update={"result": outcome})
 
 
 def _replace_original(
@@ -114,7 +112,7 @@ def _replace_original(
 
 def _publish(
     compressed: Compression,
-    settings: Settings,
+    settings: StoreSettings,
     store: ObjectStore,
     metadata: dict[str, str],
     mime: str,

@@ -6,12 +6,12 @@ from typing import Any
 
 from imgflow.contract import META_MARKER, META_SOURCE_ETAG, SkipReason, Validation
 from imgflow.imaging.validate import inspect
-from imgflow.settings import Settings
+from imgflow.settings import ValidateSettings
 from imgflow.storage import ObjectStore
 from imgflow.trigger import source_from_event
 
 
-def validate(event: Any, settings: Settings, store: ObjectStore) -> Validation:
+def validate(event: Any, settings: ValidateSettings, store: ObjectStore) -> Validation:
     """Validation of the object the event names: skip, or its ImageInfo.
 
     Raises the permanent errors of imgflow.imaging.validate for bad images.
@@ -37,7 +37,9 @@ def validate(event: Any, settings: Settings, store: ObjectStore) -> Validation:
     return Validation(source=source, image=image, large=large)
 
 
-def _already_processed(key: str, etag: str | None, settings: Settings, store: ObjectStore) -> bool:
+def _already_processed(
+    key: str, etag: str | None, settings: ValidateSettings, store: ObjectStore
+) -> bool:
     """True when the destination holds a result made from this very upload."""
     result = store.head(settings.result_bucket, key)
     return bool(result and etag and result.metadata.get(META_SOURCE_ETAG) == etag)

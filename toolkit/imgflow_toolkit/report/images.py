@@ -31,7 +31,8 @@ class ImageReport:
     score: float | None = None  # SSIMULACRA2 of a lossy result
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """One entry of report.json (the error as its JSON payload)."""
+        return asdict(self) | {"error": self.error.model_dump(mode="json") if self.error else None}
 
     @property
     def saved_percent(self) -> float | None:
