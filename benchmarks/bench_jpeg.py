@@ -48,7 +48,8 @@ from PIL import Image
 from imgflow.imaging import jpeg, lossy, quality
 from imgflow.imaging.compress import compress
 from imgflow.imaging.validate import inspect
-from imgflow.settings import CompressionMode, Limits, MetadataPolicy
+from imgflow.settings import CompressionMode, MetadataPolicy
+from imgflow_toolkit.local.template import default_limits
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos"
 OURS, NAIVE, LOSSLESS = "imgflow (default lossy)", "naive bisection", "mozjpeg lossless"
@@ -67,10 +68,14 @@ class Row:
     exact_score: float | None = None
 
 
+# A deployment's limits, with the template's defaults (validation accepts up to 100 MP).
+LIMITS = default_limits(Path(__file__).resolve().parents[1] / "template.yaml")
+
+
 def _ours(data: bytes, target: float) -> bytes:
     result = compress(
         data,
-        inspect(data, Limits()),
+        inspect(data, LIMITS),
         mode=CompressionMode.LOSSY,
         metadata_policy=MetadataPolicy.KEEP,
         quality_target=target,

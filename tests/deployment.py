@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from imgflow_toolkit.local.template import read_stack
+from imgflow.settings import Limits
+from imgflow_toolkit.local.template import default_limits, read_stack
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 
@@ -19,6 +20,11 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 def _environments() -> dict[str, dict[str, str]]:
     stack = read_stack(TEMPLATE)
     return {logical: dict(f.environment) for logical, f in stack.functions.items()}
+
+
+def template_limits() -> Limits:
+    """The image limits of a deployment with the template's defaults."""
+    return default_limits(TEMPLATE)
 
 
 def function_environment(function: str, **overrides: str) -> dict[str, str]:

@@ -35,14 +35,15 @@ class MetadataPolicy(StrEnum):
 class Limits:
     """Decompression-bomb guards, checked before any full decode.
 
-    The defaults serve callers outside a deployment (benchmarks, tests of the
-    imaging code); a function's limits come from its settings' environment.
+    No defaults either: a function's limits come from its settings'
+    environment; callers outside a deployment (benchmarks, tests) take the
+    template's (``imgflow_toolkit.local.template.default_limits``).
     """
 
-    max_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 100_000_000
+    max_bytes: int
+    max_pixels: int
     # Above this many pixels an image is compressed by the large-memory function.
-    large_pixels: int = 24_000_000
+    large_pixels: int
 
 
 class _Environment(BaseModel):

@@ -8,18 +8,21 @@ import pytest
 from imaging_samples import encode, exif_with, gps_of, opened, photo
 from PIL import Image, ImageCms, ImageSequence
 
+from deployment import template_limits
 from imgflow.contract import Outcome
 from imgflow.imaging import compress as compress_module
 from imgflow.imaging import jpeg, metadata
 from imgflow.imaging.compress import compress
 from imgflow.imaging.validate import inspect
-from imgflow.settings import CompressionMode, Limits, MetadataPolicy
+from imgflow.settings import CompressionMode, MetadataPolicy
+
+LIMITS = template_limits()
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def run(data: bytes, policy: MetadataPolicy = MetadataPolicy.KEEP):
-    info = inspect(data, Limits())
+    info = inspect(data, LIMITS)
     return compress(data, info, mode=CompressionMode.LOSSLESS, metadata_policy=policy)
 
 
@@ -86,7 +89,7 @@ def test_in_lossy_mode_a_lossless_file_that_changes_pixels_is_never_kept(monkeyp
     monkeypatch.setattr(jpeg, "optimize_lossless", lambda _: broken)
     result = compress(
         data,
-        inspect(data, Limits()),
+        inspect(data, LIMITS),
         mode=CompressionMode.LOSSY,
         metadata_policy=MetadataPolicy.KEEP,
     )
@@ -103,7 +106,7 @@ def test_a_lossless_file_the_lossy_search_beats_is_never_decoded(monkeypatch) ->
     )
     result = compress(
         data,
-        inspect(data, Limits()),
+        inspect(data, LIMITS),
         mode=CompressionMode.LOSSY,
         metadata_policy=MetadataPolicy.KEEP,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from imaging_samples import opened
 
+from deployment import template_limits
 from imgflow.contract import Outcome
 from imgflow.errors import (
     EmptyObjectError,
@@ -17,7 +18,9 @@ from imgflow.errors import (
 from imgflow.imaging import metadata
 from imgflow.imaging.compress import compress
 from imgflow.imaging.validate import inspect
-from imgflow.settings import CompressionMode, Limits, MetadataPolicy
+from imgflow.settings import CompressionMode, MetadataPolicy
+
+LIMITS = template_limits()
 
 NAMED_ERRORS = (InvalidImageError, UnsupportedFormatError, ImageTooLargeError, EmptyObjectError)
 
@@ -38,7 +41,7 @@ pytestmark = [
 def process(path: Path, policy: MetadataPolicy) -> tuple[bytes, bytes | Exception]:
     data = path.read_bytes()
     try:
-        info = inspect(data, Limits())
+        info = inspect(data, LIMITS)
         result = compress(data, info, mode=CompressionMode.LOSSLESS, metadata_policy=policy)
     except NAMED_ERRORS as exc:
         return data, exc

@@ -11,17 +11,20 @@ import pytest
 from imaging_samples import encode, exif_with, opened, photo
 from PIL import ImageCms, JpegImagePlugin
 
+from deployment import template_limits
 from imgflow.contract import Outcome
 from imgflow.imaging import jpeg, lossy, metadata, quality
 from imgflow.imaging.compress import compress
 from imgflow.imaging.validate import inspect
-from imgflow.settings import CompressionMode, Limits, MetadataPolicy
+from imgflow.settings import CompressionMode, MetadataPolicy
+
+LIMITS = template_limits()
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def run(data: bytes, target: float = 85.0, policy: MetadataPolicy = MetadataPolicy.KEEP):
-    info = inspect(data, Limits())
+    info = inspect(data, LIMITS)
     return compress(
         data, info, mode=CompressionMode.LOSSY, metadata_policy=policy, quality_target=target
     )

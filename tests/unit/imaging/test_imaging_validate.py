@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import pytest
 from imaging_samples import encode, photo, png_with_header
 from PIL import Image
 
+from deployment import template_limits
 from imgflow.errors import (
     EmptyObjectError,
     ImageTooLargeError,
@@ -15,9 +17,8 @@ from imgflow.errors import (
     UnsupportedFormatError,
 )
 from imgflow.imaging.validate import inspect
-from imgflow.settings import Limits
 
-LIMITS = Limits()
+LIMITS = template_limits()
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ def test_empty_object_is_rejected() -> None:
 def test_object_over_byte_limit_is_too_large() -> None:
     data = encode(photo(), "JPEG")
     with pytest.raises(ImageTooLargeError, match="MaxImageBytes"):
-        inspect(data, Limits(max_bytes=len(data) - 1))
+        inspect(data, replace(LIMITS, max_bytes=len(data) - 1))
 
 
 def test_text_saved_as_jpg_is_invalid() -> None:
@@ -87,7 +88,7 @@ def test_pillow_bomb_warning_never_escapes() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(InvalidImageError):
-            inspect(png_with_header(12_000, 10_000), Limits(max_pixels=150_000_000))
+            inspect(png_with_header(12_000, 10_000), replace(LIMITS, max_pixels=150_000_000))
 
 
 def test_animation_frames_count_against_pixel_limit() -> None:
@@ -95,7 +96,7 @@ def test_animation_frames_count_against_pixel_limit() -> None:
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50)
     assert inspect(data, LIMITS).frames == 10
     with pytest.raises(ImageTooLargeError, match="10 frames"):
-        inspect(data, Limits(max_pixels=96 * 64 * 9))
+        inspect(data, replace(LIMITS, max_pixels=96 * 64 * 9))
 
 
 def test_truncated_animation_is_invalid() -> None:

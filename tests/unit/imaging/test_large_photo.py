@@ -11,13 +11,17 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from deployment import template_limits
 from imgflow.imaging import lossy, quality
 from imgflow_toolkit.cloudformation import load_yaml
+
+LIMITS = template_limits()  # the deployment's, passed to the child
 
 # Peak memory of compress() per megapixel, measured by benchmarks/bench_jpeg.py
 # (docs/benchmark.md): median 51, max 58 MB/MP. The test fails on a regression
@@ -35,7 +39,7 @@ from imgflow.imaging.validate import inspect
 from imgflow.settings import CompressionMode, Limits, MetadataPolicy
 
 data = open(sys.argv[1], "rb").read()
-info = inspect(data, Limits())
+info = inspect(data, Limits(**json.loads(sys.argv[3])))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result = compress(data, info, mode=CompressionMode.LOSSY, metadata_policy=MetadataPolicy.KEEP)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -59,7 +63,7 @@ def compressed(large_photo: Path) -> tuple[dict, bytes]:
     out = large_photo.with_suffix(".out.jpg")
     env = {"OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(large_photo), str(out)],
+        [sys.executable, "-c", _CHILD, str(large_photo), str(out), json.dumps(asdict(LIMITS))],
         capture_output=True,
         text=True,
         env=env,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imgflow.settings import Limits, ValidateSettings
 from imgflow_toolkit.cloudformation import (
     ACCOUNT,
     REGION,
@@ -226,3 +227,10 @@ class _StackReader:
             type=str(props.get("Type", "STANDARD")),
             rules=rules,
         )
+
+
+def default_limits(template_path: Path) -> Limits:
+    """The image limits a deployment of this template with its parameters' defaults has
+    (ValidateImage's environment): for the benchmarks and tests, outside a deployment."""
+    environment = read_stack(template_path).functions["ValidateImageFunction"].environment
+    return ValidateSettings.from_env(dict(environment)).limits
