@@ -8,6 +8,8 @@ concurrently, as a burst of real uploads would.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from bad_images import (
     animated,
@@ -31,6 +33,8 @@ from verdicts import (
     run_uploads,
 )
 from workflow_support import sample
+
+from deployment import template_limits
 
 REJECTED = {
     # key: (bytes, error type, what the message must say)
@@ -165,7 +169,7 @@ def test_pixel_limit_above_pillows_own_is_honoured():
     # reach our own check (and pass it), not die in Pillow.
     from imgflow.errors import InvalidImageError
     from imgflow.imaging.validate import inspect
-    from imgflow.settings import Limits
 
+    limits = replace(template_limits(), max_pixels=300_000_000)
     with pytest.raises(InvalidImageError):
-        inspect(png_declaring(20_000, 10_000), Limits(max_pixels=300_000_000))
+        inspect(png_declaring(20_000, 10_000), limits)
