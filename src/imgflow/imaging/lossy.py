@@ -540,7 +540,7 @@ class _Search:
             else:
                 failing = min(failing, seed_x)
         if points:
-            if failing - passing <= family.tolerance or passing >= high or failing <= low:
+            if _closed(family, passing, failing):
                 return
             x = self._next(family, points, passing, failing)
         for _ in range(SIZE_ENCODES + MAX_SCORES):
@@ -573,7 +573,7 @@ class _Search:
                 failing = min(failing, x)
                 if challenger and passing < low:
                     return
-            if failing - passing <= family.tolerance or passing >= high or failing <= low:
+            if _closed(family, passing, failing):
                 return
             if self.unchallenged and self._narrow(points, passing, failing):
                 return  # its scores are worth more on a family not yet tried
@@ -669,6 +669,13 @@ class _Search:
             if slope < 0:  # sizes fall as x grows
                 return float(np.clip(x0 + (goal - s0) / slope, low, high))
         return float(np.clip(x0 + (s0 - goal) / family.size_slope, low, high))
+
+
+def _closed(family: Family, passing: float, failing: float) -> bool:
+    """Whether a boundary search is over: the bracket within the family's tolerance,
+    or one of its ends at the end of the family's range."""
+    low, high = family.x_range
+    return failing - passing <= family.tolerance or passing >= high or failing <= low
 
 
 def _decoded(data: bytes) -> np.ndarray:
