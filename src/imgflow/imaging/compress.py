@@ -12,12 +12,14 @@ Decisions:
 - Every losslessly optimised result is decoded and compared with its input
   before it is returned (size, mode, every frame's pixels and timing, ICC,
   EXIF and its orientation); a result that differs is discarded. One that
-  a lossy result beats is never returned, so never decoded.
+  a lossy result beats is never returned, so never decoded; in lossy mode
+  the lossless optimiser runs only when its file could beat the lossy one
+  (``jpeg.could_beat``).
 - Lossy mode (JPEG only): the smallest re-encoding whose SSIMULACRA2 against
   the decoded input is at or above ``quality_target`` (see ``lossy``), with
   the input's EXIF (orientation included), ICC, XMP and IPTC copied in; it
-  is used only when smaller than the lossless result. Grayscale stays
-  grayscale. CMYK/YCCK JPEGs take the lossless path: re-encoding them would
+  is used only when smaller than the input and the lossless result.
+  Grayscale stays grayscale. CMYK/YCCK JPEGs take the lossless path: re-encoding them would
   need a colour conversion through their (often absent) ICC profile, and the
   print workflows that produce them expect CMYK back.
 """
@@ -74,18 +76,17 @@ def compress(
             "the file's structure is too unusual to edit safely"
         )
     result, score = baseline, None
-    lossless = _lossless(baseline, info)
     search = mode is CompressionMode.LOSSY and _lossy_applies(baseline, info)
-    # The lossy search must beat the lossless file, whose pixels are checked only if
-    # it is kept: two full decodes, 0.03 CPU s per MP (3-4% of a lossy compression).
-    to_beat = len(lossless[0]) if lossless is not None else len(baseline)
-    found = _try_lossy(baseline, quality_target, to_beat) if search else None
-    if found is None and lossless is not None:
+    found = _try_lossy(baseline, quality_target, len(baseline)) if search else None
+    # The lossless transcode costs about one lossy score; it runs only if its file
+    # could beat the lossy one, and is checked (two full decodes) only if kept.
+    lossless: tuple[bytes, str] | None = None
+    if found is None or jpeg.could_beat(baseline, len(found[0])):
+        lossless = _lossless(baseline, info)
+    if lossless is not None and (found is None or len(lossless[0]) < len(found[0])):
         candidate, name = lossless
         if _looks_the_same(baseline, candidate, compare_exif=True):
-            result, method = candidate, name
-        elif search:  # the size the search had to beat was not a safe file after all
-            found = _try_lossy(baseline, quality_target, len(baseline))
+            result, method, found = candidate, name, None
     if found is not None:
         result, method, score = found
     outcome = Outcome.KEPT_ORIGINAL if result is data else Outcome.COMPRESSED

@@ -25,6 +25,20 @@ _TRANSCODE = (
 )
 _TRANSCODE_SECONDS = 120  # a 100 MP JPEG takes about 10 s
 
+# The most the lossless transcode is taken to save, as a share of the file, so
+# that a lossy file smaller than that never needs it (``could_beat``). Measured
+# (2026-12-02) on 249 JPEGs over 20 KB: the corpus, six Debian wallpaper
+# packages and Pillow 11.3's test images. A progressive file has optimised
+# Huffman tables already: at most 3.1% saved (56 files). A sequential one may
+# have the standard tables, or a camera's: up to 31.8% (192 files; a malformed
+# MPO lost 52%, its second picture, but multi-picture files are never transcoded).
+# Under SMALL_FILE, headers weigh most (57% saved on a 7.6 KB file) and the
+# transcode costs little, so it always runs.
+LOSSLESS_GAIN_PROGRESSIVE = 0.10
+LOSSLESS_GAIN_SEQUENTIAL = 0.40
+SMALL_FILE = 64 * 1024
+_SOF_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
+
 
 def optimize_lossless(data: bytes) -> bytes:
     """Return the JPEG re-encoded with optimised Huffman tables as a progressive JPEG.
@@ -52,6 +66,24 @@ def optimize_lossless(data: bytes) -> bytes:
         f"mozjpeg cannot transcode this JPEG ({_ended(done.returncode)}): "
         + (said[-1] if said else "no message")
     )
+
+
+def could_beat(data: bytes, size: int) -> bool:
+    """Whether ``optimize_lossless(data)`` could be smaller than ``size`` bytes.
+
+    It costs about a lossy score (0.05 CPU s per MP, in a child process), and
+    most lossy files are far smaller than any lossless transcode of their
+    source could be; then it need not run.
+    """
+    if len(data) < SMALL_FILE:
+        return True
+    try:
+        segments, _ = metadata.jpeg_segments(data)
+    except ValueError:
+        return True
+    progressive = any(s.marker in _SOF_PROGRESSIVE for s in segments)
+    gain = LOSSLESS_GAIN_PROGRESSIVE if progressive else LOSSLESS_GAIN_SEQUENTIAL
+    return size > len(data) * (1.0 - gain)
 
 
 def _ended(code: int) -> str:

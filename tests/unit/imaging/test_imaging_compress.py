@@ -82,8 +82,7 @@ def test_optimiser_output_that_changes_pixels_is_discarded(monkeypatch) -> None:
 
 def test_in_lossy_mode_a_lossless_file_that_changes_pixels_is_never_kept(monkeypatch) -> None:
     # A broken optimiser's file is smaller than anything the search can make at the
-    # target: the search finds nothing under it, the file fails its check, and
-    # the search runs again against the input's own size.
+    # target: it fails its check, and the search's file stands.
     data = encode(photo(size=(320, 240)), "JPEG", quality=95)
     broken = encode(photo(size=(320, 240)), "JPEG", quality=20)
     monkeypatch.setattr(jpeg, "optimize_lossless", lambda _: broken)
@@ -113,6 +112,44 @@ def test_a_lossless_file_the_lossy_search_beats_is_never_decoded(monkeypatch) ->
     assert result.method.startswith("jpeg-jpegli") and checked == []
     lossless = run(data)
     assert lossless.method == "jpeg-lossless" and len(checked) == 1
+
+
+def lossy(data: bytes, target: float = 85.0):
+    return compress(
+        data,
+        inspect(data, LIMITS),
+        mode=CompressionMode.LOSSY,
+        metadata_policy=MetadataPolicy.KEEP,
+        quality_target=target,
+    )
+
+
+def test_the_lossless_transcode_is_skipped_when_it_cannot_beat_the_lossy_file(
+    monkeypatch,
+) -> None:
+    data = encode(photo(size=(320, 240)), "JPEG", quality=97)
+    monkeypatch.setattr(jpeg, "SMALL_FILE", 0)  # the rule as for a large photo
+    transcoded = []
+    real = jpeg.optimize_lossless
+    monkeypatch.setattr(jpeg, "optimize_lossless", lambda d: transcoded.append(d) or real(d))
+    result = lossy(data)
+    # A sequential source: its lossless transcode saves 40% at the very most.
+    assert result.bytes_out < 0.6 * len(data) and result.method.startswith("jpeg-jpegli")
+    assert transcoded == []
+    kept = lossy(data, target=99.9)  # nothing passes: the transcode runs, and wins
+    assert kept.method == "jpeg-lossless" and len(transcoded) == 1
+
+
+def test_what_the_lossless_transcode_could_save() -> None:
+    sequential = encode(photo(size=(1024, 768)), "JPEG", quality=95)
+    progressive = encode(photo(size=(1024, 768)), "JPEG", quality=95, progressive=True)
+    assert len(sequential) >= jpeg.SMALL_FILE and len(progressive) >= jpeg.SMALL_FILE
+    assert jpeg.could_beat(sequential, int(0.61 * len(sequential)))
+    assert not jpeg.could_beat(sequential, int(0.59 * len(sequential)))
+    assert jpeg.could_beat(progressive, int(0.91 * len(progressive)))
+    assert not jpeg.could_beat(progressive, int(0.89 * len(progressive)))
+    small = encode(photo(size=(64, 48)), "JPEG", quality=95)
+    assert len(small) < jpeg.SMALL_FILE and jpeg.could_beat(small, 1)
 
 
 def test_gps_stripped_on_request() -> None:
