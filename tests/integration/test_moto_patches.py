@@ -1185,12 +1185,13 @@ def test_the_interpreter_shares_one_client_per_service():
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (  # noqa: E501
         resource_eval_s3 as result_writer_s3,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_sfn,
     )
 
     moto_patches.apply()
-    for module in (state_task_service_sfn, item_reader_s3, result_writer_s3):
+    for module in (state_task_service_sfn, item_reader_s3, result_writer_s3, lambda_eval_utils):
         assert module.boto_client_for is clients.shared_client
     with mock_aws(config=CONFIG):
         first = clients.shared_client(REGION, "stepfunctions")

@@ -37,9 +37,10 @@ def _patch_shared_clients() -> None:
     only a full garbage collection frees). A backfill made two Step Functions
     clients per image (StartExecution, then the ``.sync:2`` poller) and one S3
     client per ItemReader and ResultWriter: a local backfill of 40 images peaked
-    about 7 MB above a run of the same images, 5 MB of it these clients. The Step
-    Functions integration, the ItemReader and the ResultWriter now share one
-    client per service.
+    about 7 MB above a run of the same images, 5 MB of it these clients. Every
+    Lambda task made one too: 160 clients for 40 images, in a run or a backfill.
+    The Lambda and Step Functions integrations, the ItemReader and the
+    ResultWriter now share one client per service.
     """
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
         resource_eval_s3 as item_reader_s3,
@@ -47,10 +48,11 @@ def _patch_shared_clients() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (  # noqa: E501
         resource_eval_s3 as result_writer_s3,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_sfn,
     )
 
-    for module in (state_task_service_sfn, item_reader_s3, result_writer_s3):
+    for module in (state_task_service_sfn, item_reader_s3, result_writer_s3, lambda_eval_utils):
         if module.boto_client_for is not shared_client:
             module.boto_client_for = shared_client  # type: ignore[attr-defined]
