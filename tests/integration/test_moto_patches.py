@@ -976,14 +976,35 @@ def test_drop_object_removes_every_version_of_one_key_only(aws):
     aws.s3.create_bucket(Bucket="dropped")
     aws.s3.put_bucket_versioning(Bucket="dropped", VersioningConfiguration={"Status": "Enabled"})
     for body in (b"one", b"two"):
-        aws.s3.put_object(Bucket="dropped", Key="k", Body=body)
+        aws.s3.put_object(Bucket="dropped", Key="k", Body=body, Tagging="imgflow=x")
     aws.s3.delete_object(Bucket="dropped", Key="k")  # a delete marker on top
-    aws.s3.put_object(Bucket="dropped", Key="other", Body=b"kept")
+    aws.s3.put_object(Bucket="dropped", Key="other", Body=b"kept", Tagging="imgflow=y")
+    from moto.s3.models import s3_backends
+
+    tagger = s3_backends[ACCOUNT]["aws"].tagger
+    assert len(tagger.tags) == 3
     moto_patches.drop_object("dropped", "k")
     moto_patches.drop_object("dropped", "never-there")
     listed = aws.s3.list_object_versions(Bucket="dropped")
     assert [v["Key"] for v in listed.get("Versions", [])] == ["other"]
     assert not listed.get("DeleteMarkers")
+    # moto keeps a deleted version's tags by ARN; dropped versions leave none.
+    assert [arn.split("/")[1] for arn in tagger.tags] == ["other"]
+
+
+def test_forgotten_notifications_leave_no_signing_certificates(aws):
+    from moto.sns.models import sns_backends
+
+    topic = aws.sns.create_topic(Name="told")["TopicArn"]
+    _, queue_arn = aws.queue("inbox")
+    aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    for n in range(3):
+        aws.sns.publish(TopicArn=topic, Message=f"m{n}")
+    backend = sns_backends[ACCOUNT][REGION]
+    assert len(backend._message_public_keys) == 3  # moto signs each delivery anew
+    moto_patches.forget_sent_notifications()
+    assert backend._message_public_keys == {}
+    assert all(not t.sent_notifications for t in backend.topics.values())
 
 
 def test_forgotten_executions_and_threads_are_gone_and_running_ones_stay(aws):

@@ -56,18 +56,22 @@ def drop_object(bucket_name: str, key: str) -> None:
     deep-copies every version of the bucket, and iterates the keys unlocked,
     so a concurrent write makes it fail ("'NoneType' object is not
     iterable", seen under load). Done under the lock PutObject, CopyObject
-    and DeleteObject take (``s3._patch_s3_conditional_writes``).
+    and DeleteObject take (``s3._patch_s3_conditional_writes``). Each
+    version's tags go too: moto keeps them by ARN after the key is deleted
+    (two entries, about 0.5 KB, per image).
     """
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
-    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(bucket_name)
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    bucket = backend.get_bucket(bucket_name)
     with _put_lock:
         versions = bucket.keys.getlist(key, [])
         # Not bucket.keys.pop(key): it calls dispose() on delete markers, which lack it.
         dict.pop(bucket.keys, key, None)
     for version in versions:
-        if hasattr(version, "dispose"):
+        if hasattr(version, "dispose"):  # an object's version, not a delete marker
+            backend.tagger.delete_all_tags_for_resource(version.arn)
             version.dispose()  # closes the buffer that held the object's bytes
 
 
@@ -75,12 +79,16 @@ def forget_sent_notifications() -> None:
     """Empty moto's record of every message each SNS topic has published.
 
     moto keeps them all (``Topic.sent_notifications``, for its dashboard);
-    subscribers already have their copies.
+    subscribers already have their copies. It also keeps the certificate it
+    signed each message delivered to a queue with, by a name of its own
+    (about 1.1 KB per message), for a subscriber that would fetch it to check
+    the signature: the runner never does.
     """
     from moto.sns.models import sns_backends
 
     for account in sns_backends.values():
         for backend in account.values():
+            backend._message_public_keys.clear()
             for topic in backend.topics.values():
                 topic.sent_notifications.clear()
 
