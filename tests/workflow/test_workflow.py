@@ -280,3 +280,23 @@ def test_an_image_above_large_image_pixels_is_compressed_by_the_large_function(r
         result = stack.read(stack.result_bucket, "photos/harbour.jpg")
         assert len(result) < len(original)
         assert score_bytes(original, result) >= 85.0  # lossy, whatever the size
+
+
+def test_the_embedded_s3_keeps_large_objects_on_disk(stack):
+    """A photograph's bytes wait in a temporary file, not in the runner's memory
+    (a local backfill's page of objects waits in the source bucket)."""
+    import os
+
+    from moto.s3.models import s3_backends
+
+    from imgflow_toolkit.cloudformation import ACCOUNT
+    from imgflow_toolkit.local.runtime import OBJECT_IN_MEMORY
+
+    assert os.environ["MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"] == str(OBJECT_IN_MEMORY)
+    bucket = stack.spec.buckets["FailedBucket"]
+    stack.s3.put_object(Bucket=bucket, Key="small", Body=b"x" * (OBJECT_IN_MEMORY // 2))
+    stack.s3.put_object(Bucket=bucket, Key="large", Body=b"x" * (OBJECT_IN_MEMORY * 2))
+    keys = s3_backends[ACCOUNT]["aws"].get_bucket(bucket).keys
+    assert not keys["small"]._value_buffer._rolled
+    assert keys["large"]._value_buffer._rolled  # a temporary file on disk
+    assert stack.read(bucket, "large") == b"x" * (OBJECT_IN_MEMORY * 2)

@@ -41,7 +41,9 @@ from imgflow_toolkit.report.page import write_html_report
 NOT_MATCHED = "not_matched_by_upload_rule"
 # A local backfill seeds this many files, then backfills them, then the next page:
 # what the embedded AWS holds at once, objects and the map's items (a few KB each).
-BACKFILL_PAGE = 500
+# On 500 tiny images a page of 500 peaked 1.7 MB above ``imgflow run``, pages of
+# 100 0.2 MB above it (237.5 against 237.3 MB).
+BACKFILL_PAGE = 100
 MANIFEST = "run.json"
 LOGS = "logs"  # one file per function: what its workers printed, as CloudWatch would keep
 
