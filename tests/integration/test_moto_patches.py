@@ -7,6 +7,7 @@ never a fixed sleep, and no test reaches beyond the in-process mock.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import threading
@@ -990,6 +991,31 @@ def test_drop_object_removes_every_version_of_one_key_only(aws):
     assert not listed.get("DeleteMarkers")
     # moto keeps a deleted version's tags by ARN; dropped versions leave none.
     assert [arn.split("/")[1] for arn in tagger.tags] == ["other"]
+
+
+def test_a_request_is_freed_with_its_call_not_by_the_cycle_collector(aws):
+    from moto.core.request import Request
+
+    aws.s3.create_bucket(Bucket="freed")
+    gc.collect()
+    gc.disable()  # what a cycle would keep alive stays alive
+    try:
+        aws.s3.put_object(Bucket="freed", Key="photo.jpg", Body=b"x" * 300_000)
+        alive = [o for o in gc.get_objects() if isinstance(o, Request)]
+    finally:
+        gc.enable()
+    assert alive == []
+
+
+def test_the_reason_for_the_request_cycle_patch_still_holds():
+    from moto.core.request import Request
+    from werkzeug.test import EnvironBuilder
+
+    moto_patches.apply()
+    environ = EnvironBuilder(method="PUT", data=b"body").get_environ()
+    request = object.__new__(Request)
+    Request.__init__.__wrapped__(request, environ)  # moto's own
+    assert environ["werkzeug.request"] is request  # request -> environ -> request
 
 
 def test_forgotten_notifications_leave_no_signing_certificates(aws):

@@ -126,6 +126,7 @@ def apply() -> None:
         s3._patch_s3_eventbridge_configuration_read()
         stepfunctions._patch_thread_safe_asl_parsing()
         memory._patch_untracked_models()
+        memory._patch_request_cycle()
         stepfunctions._patch_execution_end_order()
         clients._patch_shared_clients()
         sfn_integration._patch_sfn_integration_casing()

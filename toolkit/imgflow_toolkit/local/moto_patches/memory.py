@@ -113,3 +113,29 @@ def _patch_untracked_models() -> None:
 
     __new__.__wrapped__ = BaseModel.__new__  # type: ignore[attr-defined]
     BaseModel.__new__ = staticmethod(__new__)  # type: ignore[assignment,method-assign]
+
+
+def _patch_request_cycle() -> None:
+    """Why: every request moto handles stays in memory, body and all, until a
+    full garbage collection.
+
+    moto turns each boto3 call into a werkzeug ``Request``, which puts itself
+    in its own WSGI environ (``environ["werkzeug.request"]``), beside the
+    body as ``wsgi.input``: a reference cycle, freed only by the cyclic
+    collector, whose older generations run seldom. Seeding 53 photographs
+    (92 MB) for a local backfill took the process from about 240 to 420 MB
+    before one ran; with a collection after each put it stayed under 260 MB,
+    but a full collection of the embedded stack takes 0.2-0.35 s. moto never
+    reads the environ's back-reference, so the request leaves it out and is
+    freed with its call.
+    """
+    from moto.core.request import Request
+
+    original = Request.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.environ.pop("werkzeug.request", None)
+
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    Request.__init__ = __init__  # type: ignore[method-assign]
