@@ -126,16 +126,16 @@ def _patch_request_cycle() -> None:
     (92 MB) for a local backfill took the process from about 240 to 420 MB
     before one ran; with a collection after each put it stayed under 260 MB,
     but a full collection of the embedded stack takes 0.2-0.35 s. moto never
-    reads the environ's back-reference, so the request leaves it out and is
-    freed with its call.
+    reads the environ's back-reference, so the request is built without it
+    (werkzeug's own ``populate_request=False``) and is freed with its call.
     """
     from moto.core.request import Request
 
     original = Request.__init__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("populate_request", False)
         original(self, *args, **kwargs)
-        self.environ.pop("werkzeug.request", None)
 
     __init__.__wrapped__ = original  # type: ignore[attr-defined]
     Request.__init__ = __init__  # type: ignore[method-assign]
