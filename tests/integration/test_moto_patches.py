@@ -993,6 +993,65 @@ def test_drop_object_removes_every_version_of_one_key_only(aws):
     assert [arn.split("/")[1] for arn in tagger.tags] == ["other"]
 
 
+def _tagged_arns() -> list[str]:
+    from moto.s3.models import s3_backends
+
+    return sorted(s3_backends[ACCOUNT]["aws"].tagger.tags)
+
+
+def test_a_deleted_object_takes_its_tags_with_it(aws):
+    aws.s3.create_bucket(Bucket="plain")
+    aws.s3.put_object(Bucket="plain", Key="staged", Body=b"x", Tagging="imgflow=x")
+    aws.s3.put_object(Bucket="plain", Key="kept", Body=b"y")
+    assert [arn.split("/")[1] for arn in _tagged_arns()] == ["kept", "staged"]
+    aws.s3.delete_object(Bucket="plain", Key="staged")
+    aws.s3.delete_object(Bucket="plain", Key="never-there")
+    assert [arn.split("/")[1] for arn in _tagged_arns()] == ["kept"]
+    assert aws.s3.get_object_tagging(Bucket="plain", Key="kept")["TagSet"] == []
+
+
+def test_a_delete_marker_keeps_the_versions_tags_and_a_deleted_version_drops_its_own(aws):
+    aws.s3.create_bucket(Bucket="versioned")
+    aws.s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+    first = aws.s3.put_object(Bucket="versioned", Key="k", Body=b"1", Tagging="v=1")
+    second = aws.s3.put_object(Bucket="versioned", Key="k", Body=b"2", Tagging="v=2")
+    aws.s3.delete_object(Bucket="versioned", Key="k")  # a delete marker: both versions stay
+    assert len(_tagged_arns()) == 2
+    aws.s3.delete_object(Bucket="versioned", Key="k", VersionId=first["VersionId"])
+    assert [arn.rsplit("/", 1)[1] for arn in _tagged_arns()] == [second["VersionId"]]
+    tags = aws.s3.get_object_tagging(Bucket="versioned", Key="k", VersionId=second["VersionId"])
+    assert tags["TagSet"] == [{"Key": "v", "Value": "2"}]
+
+
+def test_the_reason_for_the_deleted_object_tags_patch_still_holds(aws):
+    from moto.s3.models import S3Backend, s3_backends
+
+    aws.s3.create_bucket(Bucket="plain")
+    aws.s3.put_object(Bucket="plain", Key="staged", Body=b"x")
+    backend = s3_backends[ACCOUNT]["aws"]
+    S3Backend.delete_object.__wrapped__(backend, "plain", "staged")  # moto's own
+    assert [arn.split("/")[1] for arn in _tagged_arns()] == ["staged"]
+
+
+def test_forgotten_deleted_messages_leave_no_receipt_handles(aws):
+    from moto.sqs.models import sqs_backends
+
+    url, _ = aws.queue("inbox")
+    for n in range(3):
+        aws.sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    received = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    for message in received:
+        aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    queue = sqs_backends[ACCOUNT][REGION].queues["inbox"]
+    handles = {m["ReceiptHandle"] for m in received}
+    assert handles <= queue.deleted_messages  # moto keeps every one
+    moto_patches.forget_deleted_messages()
+    assert queue.deleted_messages == set()
+    aws.sqs.send_message(QueueUrl=url, MessageBody="later")
+    later = aws.sqs.receive_message(QueueUrl=url)["Messages"]
+    assert [m["Body"] for m in later] == ["later"]
+
+
 def test_a_request_is_freed_with_its_call_not_by_the_cycle_collector(aws):
     from moto.core.request import Request
 

@@ -17,6 +17,8 @@ from imgflow_toolkit.local.workers import (
     ColdStartError,
     FunctionError,
     FunctionPool,
+    Usage,
+    UsageLog,
     WorkerSpec,
     worker_environment,
 )
@@ -201,3 +203,26 @@ def test_each_invocation_records_its_cpu_time_apart_from_its_wall_time(pool):
 def test_an_unknown_fault_is_refused(pool):
     with pytest.raises(ValueError, match="unknown fault"):
         pool.invoke({}, _context(), fault="explode")
+
+
+def test_the_usage_log_gives_back_every_invocation_as_recorded_from_any_thread():
+    log = UsageLog("imgflow-Compress")
+    assert log.peak_mb() == 0.0 and list(log) == []
+    log.add(12.5, 80.0, None, 3.25)
+    log.add(900.0, 2048.0, "Runtime.OutOfMemory", None)
+    threads = [
+        threading.Thread(target=lambda: [log.add(1.0, 50.0, None, 0.5) for _ in range(500)])
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = list(log)
+    assert len(log) == len(records) == 2002
+    assert records[:2] == [
+        Usage("imgflow-Compress", 12.5, 80.0, None, 3.25),
+        Usage("imgflow-Compress", 900.0, 2048.0, "Runtime.OutOfMemory", None),
+    ]
+    assert set(records[2:]) == {Usage("imgflow-Compress", 1.0, 50.0, None, 0.5)}
+    assert log.peak_mb() == 2048.0

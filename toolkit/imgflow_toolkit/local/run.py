@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -92,7 +93,9 @@ def collect(paths: list[Path]) -> list[Upload]:
                 raise ValueError(
                     f"two inputs map to the same key {key!r}: {uploads[key].path} and {path}"
                 )
-            uploads[key] = Upload(key, path)
+            # Interned: the key an execution's input names is then this same string,
+            # not one more copy per image for the run to keep (``_Stream._poll``).
+            uploads[key] = Upload(sys.intern(key), path)
     return list(uploads.values())
 
 
@@ -452,7 +455,7 @@ class _Stream:
             arn = execution["executionArn"]
             if arn not in self._key_of:
                 description = self.stack.describe(arn)
-                key = source_from_event(json.loads(description["input"])).key
+                key = sys.intern(source_from_event(json.loads(description["input"])).key)
                 self._key_of[arn] = key
                 self._open.setdefault(key, []).append(arn)
                 changed = True

@@ -36,7 +36,8 @@ Public API::
     retry_delays: list[RetryDelay]  # back-off the interpreter would have slept
     eventbridge_failures: list[DeliveryFailure]  # rule -> state machine deliveries that failed
     wait_for_execution(sfn_client, execution_arn, timeout=...) -> dict
-    forget_executions / forget_finished_threads / drop_object / forget_sent_notifications
+    forget_executions / forget_finished_threads / drop_object / forget_sent_notifications /
+    forget_deleted_messages
     reset() -> None               # clear handlers and the recorded lists
 
 (``LambdaContext``, what a handler receives as ``context``, is in
@@ -68,6 +69,7 @@ from imgflow_toolkit.local.moto_patches.handlers import (
 )
 from imgflow_toolkit.local.moto_patches.memory import (
     drop_object,
+    forget_deleted_messages,
     forget_executions,
     forget_finished_threads,
     forget_sent_notifications,
@@ -85,6 +87,7 @@ __all__ = [
     "clear_handlers",
     "drop_object",
     "eventbridge_failures",
+    "forget_deleted_messages",
     "forget_executions",
     "forget_finished_threads",
     "forget_sent_notifications",
@@ -127,6 +130,7 @@ def apply() -> None:
         stepfunctions._patch_thread_safe_asl_parsing()
         memory._patch_untracked_models()
         memory._patch_request_cycle()
+        memory._patch_deleted_object_tags()
         stepfunctions._patch_execution_end_order()
         clients._patch_shared_clients()
         sfn_integration._patch_sfn_integration_casing()

@@ -93,6 +93,57 @@ def forget_sent_notifications() -> None:
                 topic.sent_notifications.clear()
 
 
+def forget_deleted_messages() -> None:
+    """Empty moto's record of the receipt handles of every SQS message deleted.
+
+    moto keeps them all (``Queue.deleted_messages``), only so that deleting
+    the same message twice succeeds: about 0.3 KB per image for the queue the
+    runner reads notifications from, which never deletes a message twice.
+    """
+    from moto.sqs.models import sqs_backends
+
+    for account in sqs_backends.values():
+        for backend in account.values():
+            for queue in backend.queues.values():
+                queue.deleted_messages.clear()
+
+
+def _patch_deleted_object_tags() -> None:
+    """Why: moto 5.2.5 keeps an object's tags after DeleteObject removes it.
+
+    Its tags live apart from the object, by the ARN of the object's version,
+    and only PutObject of the same version or DeleteObjectTagging clear them.
+    Every object imgflow writes gets an entry, tagged or not; the compressed
+    file staged under ``_imgflow-staging/`` and deleted once stored left one
+    behind per image, forever (about 0.25 KB). A version deleted, or a key
+    deleted from an unversioned bucket, now takes its tags with it; a delete
+    marker leaves the version and its tags as S3 does.
+    """
+    from moto.s3.models import FakeKey, S3Backend
+
+    original = S3Backend.delete_object
+    if getattr(original, "_imgflow_untags", False):
+        return
+
+    def versions(backend: Any, bucket_name: str, key_name: str) -> set[str]:
+        bucket = backend.buckets.get(bucket_name)
+        keys = getattr(bucket, "keys", None)
+        if keys is None or not hasattr(keys, "getlist"):
+            return set()
+        return {v.arn for v in keys.getlist(key_name, []) if isinstance(v, FakeKey)}
+
+    def delete_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        before = versions(self, bucket_name, key_name)
+        result = original(self, bucket_name, key_name, *args, **kwargs)
+        for arn in before - versions(self, bucket_name, key_name):
+            self.tagger.delete_all_tags_for_resource(arn)
+        return result
+
+    delete_object._imgflow_untags = True  # type: ignore[attr-defined]
+    delete_object.__wrapped__ = original  # type: ignore[attr-defined]
+    S3Backend.delete_object = delete_object  # type: ignore[method-assign]
+
+
 def _patch_untracked_models() -> None:
     """Why: moto keeps every model instance it ever creates, for its dashboard.
 
