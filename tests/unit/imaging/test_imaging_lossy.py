@@ -439,24 +439,55 @@ def test_a_size_probe_predicts_a_photographs_full_file_within_3_percent() -> Non
             assert abs(predicted / actual - 1.0) < 0.03, (family.name, predicted, actual)
 
 
-def test_a_candidate_predicted_well_below_the_mark_skips_the_full_size_scale() -> None:
+def test_a_candidate_predicted_far_from_the_mark_by_its_sample_stops_there() -> None:
     image = photo(size=(192, 128), seed=5)
     run = lossy._Search(image, 85.1, baseline_size=10**9)
-    # An earlier candidate of this image: full-size sum 3x the next scale's.
-    run.finest.append((1.0, 3.0))
+    # An earlier candidate of this image: the finer scales' sums 2x and 3x their samples'.
+    run.samples.append((0.2, [2.0, 3.0]))
+    run.offsets.add(0.2, 0.1)  # and its confirmation: the coarse scales' offset
 
-    def partial(next_scale: float) -> quality.Measurement:
-        return quality.Measurement([next_scale], coarse_fast=0.2, level=None, complete=False)
+    def sampled(finer: float) -> quality.Measurement:
+        return quality.Measurement(
+            [], coarse_fast=0.2, level=None, complete=False, sampled=[finer / 5, finer / 5]
+        )
 
-    near = partial(0.02)  # a total of 0.28, about 92.5: measured in full
-    assert not run._skip_finest(near) and near.predicted == 0.0
-    far = partial(2.0)  # a total of 8.2: far below any mark
-    assert run._skip_finest(far)
-    assert far.predicted == pytest.approx(6.0)
-    assert far.estimate() < 85.1 - lossy.SKIP_FINEST_BELOW
+    near = sampled(0.55)  # predicted 0.55: a total of 0.85, about 85.1
+    assert run._after_sample(near) is None and near.predicted == 0.0
+    far_below = sampled(6.0)
+    assert run._after_sample(far_below) is lossy.Verdict.ESTIMATED
+    assert far_below.predicted == pytest.approx(6.0)
+    assert far_below.estimate(0.1) < 85.1 - lossy.UNCERTAINTY - lossy.SAMPLE_ERROR
+    far_above = sampled(0.25)  # about 88.7
+    assert run._after_sample(far_above) is lossy.Verdict.PROVISIONAL
+    assert far_above.estimate(0.1) >= 85.1 + lossy.PROVISIONAL_ABOVE + lossy.SAMPLE_ERROR
     # No earlier candidate: nothing to predict from, measured in full.
-    run.finest.clear()
-    assert not run._skip_finest(partial(2.0))
+    run.samples.clear()
+    assert run._after_sample(sampled(6.0)) is None
+
+
+def test_a_measurements_verdict_before_and_after_the_first_confirmation() -> None:
+    image = photo(size=(192, 128), seed=5)
+    run = lossy._Search(image, 85.1, baseline_size=10**9)
+
+    def measured(total: float) -> quality.Measurement:
+        return quality.Measurement([total - 0.2], coarse_fast=0.2, level=None, complete=True)
+
+    # Before any confirmation nothing passes on an estimate, however high, and failing
+    # is decided on the upper bound (no offset): 85.2 is not 0.3 under the mark, 83.6 is.
+    assert run._verdict(measured(0.1), 0.0) is None
+    assert run._verdict(measured(0.85), 0.0) is None
+    assert run._verdict(measured(1.0), 0.0) is lossy.Verdict.ESTIMATED
+    run.offsets.add(0.2, 0.1)  # once confirmed: 86.8 passes provisionally, 85.2 is confirmed
+    assert run._verdict(measured(0.6), 0.0) is lossy.Verdict.PROVISIONAL
+    assert run._verdict(measured(0.75), 0.0) is None
+    # A sampled measurement's verdict needs SAMPLE_ERROR more on either side: at
+    # about 85.7 and 84.7 a full measurement is decided, a sampled one goes on.
+    assert run._verdict(measured(0.7), 0.0) is lossy.Verdict.PROVISIONAL
+    assert run._verdict(measured(0.7), lossy.SAMPLE_ERROR) is None
+    assert run._verdict(measured(0.79), 0.0) is lossy.Verdict.ESTIMATED
+    assert run._verdict(measured(0.79), lossy.SAMPLE_ERROR) is None
+    assert run._verdict(measured(0.5), lossy.SAMPLE_ERROR) is lossy.Verdict.PROVISIONAL
+    assert run._verdict(measured(0.95), lossy.SAMPLE_ERROR) is lossy.Verdict.ESTIMATED
 
 
 def test_the_first_family_goes_on_past_its_budget_until_something_passes(no_mozjpeg) -> None:

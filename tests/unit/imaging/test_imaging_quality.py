@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from imaging_samples import encode, exif_with, opened, photo
 from PIL import Image
 
 from imgflow.imaging import quality
-from imgflow.imaging.quality import blur
+from imgflow.imaging.quality import blur, metric
 
 PAIRS_DIR = Path(__file__).parents[2] / "data" / "ssimulacra2"
 PAIRS = json.loads((PAIRS_DIR / "scores.json").read_text())
@@ -94,25 +95,50 @@ def test_a_measurement_stopped_early_cannot_be_confirmed() -> None:
         reference.confirm(measured)
 
 
-def test_a_measurement_may_stop_before_the_full_size_scale() -> None:
-    original, distorted = _candidate_pair()
+def test_a_measurement_may_stop_after_its_sample_and_otherwise_sums_every_row() -> None:
+    image = photo(size=(96, 600), seed=5)  # tall enough for sample bands at both finer scales
+    original = quality.planes(image)
+    distorted = quality.planes(opened(encode(image, "JPEG", quality=70)))
     reference = quality.Reference(original, exact_from=2, proxy=True)
     full = reference.measure(distorted)
-    seen: list[int] = []
+    seen: list[list[float]] = []
 
     def stop(partial: quality.Measurement) -> bool:
-        seen.append(len(partial.fine))
-        partial.predicted = full.fine[-1]  # a perfect prediction
+        seen.append(list(partial.sampled))
+        partial.predicted = sum(full.fine)  # a perfect prediction
         return True
 
-    stopped = reference.measure(distorted, before_finest=stop)
-    assert seen == [1]  # asked once, with every scale but the full-size one summed
-    assert not stopped.complete
-    assert stopped.fine == full.fine[:-1]
+    stopped = reference.measure(distorted, after_sample=stop)
+    # Asked once, with the coarse scales summed and both finer scales sampled.
+    assert seen == [full.sampled] and len(full.sampled) == 2
+    assert not stopped.complete and stopped.fine == []
+    assert stopped.coarse_fast == full.coarse_fast
     assert stopped.estimate() == pytest.approx(full.estimate(), abs=1e-9)
-    # Declining changes nothing.
-    declined = reference.measure(distorted, before_finest=lambda _: False)
-    assert declined.complete and declined.estimate() == full.estimate()
+    # The sample is its own rows' norms, not the scale's: close, not equal.
+    assert full.sampled != full.fine
+    for sampled, whole in zip(full.sampled, full.fine, strict=True):
+        assert 0.3 < sampled / whole < 3.0
+    # Declining changes nothing: the same sums, and the score to the last bit.
+    declined = reference.measure(distorted, after_sample=lambda _: False)
+    assert declined.complete and declined.fine == full.fine
+    assert reference.confirm(declined) == reference.score(distorted)
+
+
+def test_a_sample_is_an_eighth_of_the_rows_or_all_of_a_short_scale() -> None:
+    tall = np.zeros((3, 2000, 8), np.uint8)
+    bounds = metric._strip_bounds(tall)
+    assert [a for a, _, _ in bounds] == sorted({a for a, _, _ in bounds})  # in order
+    assert bounds[0][0] == 0 and bounds[-1][1] == 2000
+    assert all(b == c for (_, b, _), (c, _, _) in itertools.pairwise(bounds))  # no gap
+    # Every cut on the blur's tile, so strips cut the blur where the whole plane does.
+    assert all(a % blur.TILE == 0 for a, _, _ in bounds)
+    rows = sum(bounds[i][1] - bounds[i][0] for i in metric._sampled_strips(tall))
+    assert rows == 8 * metric.SAMPLE_ROWS and rows / 2000 == pytest.approx(1 / 8, abs=0.01)
+    short = np.zeros((3, 128, 8), np.uint8)
+    assert metric._sampled_strips(short) == list(range(len(metric._strip_bounds(short))))
+    original, distorted = _candidate_pair()  # 128 rows: its sample is every row
+    measured = quality.Reference(original, exact_from=2, proxy=True).measure(distorted)
+    assert measured.sampled == measured.fine
 
 
 def test_measure_needs_the_proxy_side() -> None:
