@@ -127,11 +127,11 @@ def test_a_measurement_may_stop_after_its_sample_and_otherwise_sums_every_row() 
 def test_a_sample_is_an_eighth_of_the_rows_or_all_of_a_short_scale() -> None:
     tall = np.zeros((3, 2000, 8), np.uint8)
     bounds = metric._strip_bounds(tall)
-    assert [a for a, _, _ in bounds] == sorted({a for a, _, _ in bounds})  # in order
+    assert [a for a, *_ in bounds] == sorted({a for a, *_ in bounds})  # in order
     assert bounds[0][0] == 0 and bounds[-1][1] == 2000
-    assert all(b == c for (_, b, _), (c, _, _) in itertools.pairwise(bounds))  # no gap
+    assert all(b == c for (_, b, *_), (c, *_) in itertools.pairwise(bounds))  # no gap
     # Every cut on the blur's tile, so strips cut the blur where the whole plane does.
-    assert all(a % blur.TILE == 0 for a, _, _ in bounds)
+    assert all(a % blur.TILE == 0 for a, *_ in bounds)
     rows = sum(bounds[i][1] - bounds[i][0] for i in metric._sampled_strips(tall))
     assert rows == 8 * metric.SAMPLE_ROWS and rows / 2000 == pytest.approx(1 / 8, abs=0.01)
     short = np.zeros((3, 128, 8), np.uint8)

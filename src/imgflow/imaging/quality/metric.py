@@ -113,10 +113,10 @@ class Measurement:
     more than on the candidate: ``estimate`` adds the difference a caller
     measured on an earlier candidate of the same image.
 
-    ``sampled`` holds each finer scale's sum over its sampled strips alone
-    (every ``SAMPLE_STRIPS``-th strip of rows, coarsest first, as ``fine``): a
-    caller that learns how they relate to ``fine`` on one candidate can
-    predict the finer scales of the next from a quarter of their work.
+    ``sampled`` holds each finer scale's sum over its sample bands alone (an
+    eighth of its rows, coarsest first, as ``fine``): a caller that learns how
+    they relate to ``fine`` on one candidate can predict the finer scales of
+    the next from an eighth of their work.
     """
 
     fine: list[float]
@@ -220,8 +220,8 @@ class Reference:
             name: {c: np.empty((h, w), _F32) for c in channels}
             for name, channels in (("xyb", used), ("mu", used), ("variance", ssim))
         }
-        for a, b, top in _strip_bounds(planes):
-            ext = planes[:, top : min(h, b + RADIUS)]
+        for a, b, top, bottom in _strip_bounds(planes):
+            ext = planes[:, top:bottom]
             xyb = xyb_fast(to_linear(ext), used)
             rows = [xyb[c] for c in used] + [xyb[c] * xyb[c] for c in ssim]
             blurred = [blur_rows(plane, top, a, b, h) for plane in rows]
@@ -267,7 +267,7 @@ class Reference:
         for index in reversed(range(len(self.scales))):
             level = pyramid.pop()
             if index < self.exact_from:
-                total += self._scale_sum_in_strips(index, self.scales[index], level)
+                total += self._scale_sum_in_strips(index, level)
             else:
                 total += self._scale_sum(index, level, exact=True)
             del level
@@ -365,23 +365,23 @@ class Reference:
         sums = self._map_sums(scale, ref, xyb, blurred, exact=exact)
         return self._weighted(scale, sums, xyb.shape[1] * xyb.shape[2])
 
-    def _scale_sum_in_strips(self, scale: int, ref: _Scale, planes: np.ndarray) -> float:
+    def _scale_sum_in_strips(self, scale: int, planes: np.ndarray) -> float:
         """``_scale_sum`` of a scale with the fast arithmetic, a strip of rows at a time."""
-        strips = self._strip_sums(scale, planes, range(len(_strip_bounds(planes))), ref)
+        strips = self._strip_sums(scale, planes, range(len(_strip_bounds(planes))))
         return self._weighted(scale, _in_order(strips), planes[0].size)
 
     def _strip_sums(
-        self, scale: int, planes: np.ndarray, which: Iterable[int], ref: _Scale | None = None
+        self, scale: int, planes: np.ndarray, which: Iterable[int]
     ) -> dict[int, tuple[int, np.ndarray]]:
         """(rows, ``_map_sums``) of the strips ``which`` of a fast-arithmetic scale."""
-        ref = ref or self.scales[scale]
+        ref = self.scales[scale]
         h = planes.shape[1]
         ch = ref.ssim_channels
         bounds = _strip_bounds(planes)
         out: dict[int, tuple[int, np.ndarray]] = {}
         for i in which:
-            a, b, top = bounds[i]
-            ext = planes[:, top : min(h, b + RADIUS)]
+            a, b, top, bottom = bounds[i]
+            ext = planes[:, top:bottom]
             xyb = xyb_fast(to_linear(ext), ref.used)
             local = ref.rows(top, top + ext.shape[1])
             rows = [xyb[c] for c in ref.used]
@@ -467,22 +467,22 @@ STRIP_ROWS = 8 * TILE
 SAMPLE_ROWS = TILE
 
 
-def _strip_bounds(planes: np.ndarray) -> list[tuple[int, int, int]]:
-    """(a, b, top) of each strip: rows [a, b), and the first row [top, ..) of the
-    planes around them with the blur's reach (RADIUS rows each side, fewer at
+def _strip_bounds(planes: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(a, b, top, bottom) of each strip: rows [a, b), and the rows [top, bottom) of
+    the planes around them with the blur's reach (RADIUS rows each side, fewer at
     the image's edges)."""
     h = planes.shape[1]
     cuts = {0, h}
     for start in range(STRIP_ROWS // 2, h, STRIP_ROWS):
         cuts.update((start, min(h, start + SAMPLE_ROWS)))
     edges = sorted(cuts)
-    return [(a, b, max(0, a - RADIUS)) for a, b in itertools.pairwise(edges)]
+    return [(a, b, max(0, a - RADIUS), min(h, b + RADIUS)) for a, b in itertools.pairwise(edges)]
 
 
 def _sampled_strips(planes: np.ndarray) -> list[int]:
     """The sample bands' strips; every strip when the scale is too short for one."""
     bounds = _strip_bounds(planes)
-    bands = [i for i, (a, _, _) in enumerate(bounds) if a % STRIP_ROWS == STRIP_ROWS // 2]
+    bands = [i for i, (a, *_) in enumerate(bounds) if a % STRIP_ROWS == STRIP_ROWS // 2]
     return bands or list(range(len(bounds)))
 
 
