@@ -40,6 +40,56 @@ def test_fast_blur_is_the_reference_filter() -> None:
     assert np.abs(blur.blur_fast(planes) - blur.blur_exact(planes)).max() < 1e-5
 
 
+def _horizontal_one_row(row: np.ndarray) -> np.ndarray:
+    """libjxl's FastGaussian1D on one row, a lane and a cosine term at a time, in
+    float32 scalars (a product and a sum in float64, then rounded, as ``fma``)."""
+    n_, width, f32, f64 = blur._N, len(row), np.float32, np.float64
+
+    def fma(a, b, c):
+        return f32(f64(a) * f64(b) + f64(c))
+
+    def at(i):
+        return row[i] if 0 <= i < width else f32(0)
+
+    prev, prev2, out = [f32(0)] * 3, [f32(0)] * 3, np.zeros(width, f32)
+    n = -n_ + 1
+    first_aligned = -(-(n_ + 1) // 4) * 4
+    while n < width:
+        if min(first_aligned, width) <= n < width - n_ + 1 - 3:  # four lanes at once
+            s = [f32(at(n - n_ - 1 + j) + at(n + n_ - 1 + j)) for j in range(4)]
+            lanes = []
+            for k in range(3):
+                o = [f32(f64(s[0]) * f64(blur._MUL_IN[k, j])) for j in range(4)]
+                for i in (1, 2, 3):
+                    o = [fma(blur._MUL_IN[k, j - i] if j >= i else 0, s[i], o[j]) for j in range(4)]
+                o = [fma(blur._MUL_PREV2[k, j], prev2[k], o[j]) for j in range(4)]
+                o = [fma(blur._MUL_PREV[k, j], prev[k], o[j]) for j in range(4)]
+                prev2[k], prev[k] = o[2], o[3]
+                lanes.append(o)
+            for j in range(4):
+                out[n + j] = lanes[0][j] + (lanes[1][j] + lanes[2][j])
+            n += 4
+            continue
+        s = f32(at(n - n_ - 1) + at(n + n_ - 1))
+        for k in range(3):
+            o = fma(blur._MUL_PREV2[k, 0], prev2[k], f32(f64(s) * f64(blur._MUL_IN[k, 0])))
+            prev2[k], prev[k] = prev[k], fma(blur._MUL_PREV[k, 0], prev[k], o)
+        if n >= 0:
+            out[n] = prev[0] + (prev[1] + prev[2])
+        n += 1
+    return out
+
+
+@pytest.mark.parametrize("width", [7, 13, 40, 61])
+def test_exact_blur_rows_are_libjxl_arithmetic_to_the_last_bit(width: int) -> None:
+    rng = np.random.default_rng(width)
+    rows = (rng.random((5, width), dtype=np.float32) * [[1], [1e-3], [50], [1], [0]]).astype(
+        np.float32
+    )
+    expected = np.stack([_horizontal_one_row(r) for r in rows])
+    assert np.array_equal(blur._horizontal(rows).view(np.uint32), expected.view(np.uint32))
+
+
 def test_more_distortion_scores_lower() -> None:
     image = photo(size=(96, 80))
     scores = [

@@ -2,10 +2,12 @@
 
 ``blur_exact`` replays libjxl's recursive Gaussian (Charalampidis 2016)
 operation by operation in float32 with its fused multiply-adds: a Python
-loop per row and column, most of an exact score's 2-3 s per megapixel.
-``blur_fast`` applies the same filter taps as one banded matrix product per
-tile, float32 BLAS, about 30x faster; ``blur_rows`` is the same blur on a
-strip of rows. Why a score needs both: see ``metric``.
+loop over the columns, then over the rows (a whole exact score takes about
+0.75 s per megapixel on one core, 1.1 s before the horizontal pass ran on
+transposed rows in preallocated buffers). ``blur_fast`` applies the same
+filter taps as one banded matrix product per tile, float32 BLAS (a whole
+score with it: about 0.1 s per megapixel); ``blur_rows`` is the same blur
+on a strip of rows. Why a score needs both: see ``metric``.
 """
 
 from __future__ import annotations
@@ -152,9 +154,14 @@ def _horizontal(x: np.ndarray) -> np.ndarray:
     """FastGaussian1D on each row: a scalar warm-up, 4-lane unrolled body, scalar tail.
 
     The three cosine terms (k = 1, 3, 5) run side by side on a leading axis.
+    The rows are processed transposed, a column of every row at a time, each
+    ``fma`` in preallocated buffers: every step reads and writes contiguous
+    memory, where a column slice of the rows touched a cache line per row.
+    The same operations in the same order, so the same bits (5x faster).
     """
-    rows, width = x.shape
-    out = np.empty_like(x)
+    xt = np.ascontiguousarray(x.T)
+    width, rows = xt.shape
+    out = np.empty_like(xt)
     zero = np.zeros(rows, _F32)
     prev = np.zeros((3, rows), _F32)
     prev2 = np.zeros((3, rows), _F32)
@@ -163,38 +170,50 @@ def _horizontal(x: np.ndarray) -> np.ndarray:
     def scalar_step(n: int) -> None:
         nonlocal prev, prev2
         left, right = n - _N - 1, n + _N - 1
-        s = (x[:, left] if left >= 0 else zero) + (x[:, right] if right < width else zero)
+        s = (xt[left] if left >= 0 else zero) + (xt[right] if right < width else zero)
         o = fma(prev2_0, prev2, mul(s[None, :], in0))
         prev2 = prev
         prev = fma(prev_0, prev, o)
         if n >= 0:
-            out[:, n] = prev[0] + (prev[1] + prev[2])
+            out[n] = prev[0] + (prev[1] + prev[2])
 
-    # (3, 4 shifts, 4 lanes): lane j of shift i multiplies input i with mul_in[j - i].
-    shifted = np.zeros((3, 4, 4), _F32)
+    # (3, 4 shifts, 4 lanes, 1): lane j of shift i multiplies input i with mul_in[j - i].
+    shifted = np.zeros((3, 4, 4, 1), _F64)
     for i in range(4):
-        shifted[:, i, i:] = _MUL_IN[:, : 4 - i]
-    mul_prev2 = _MUL_PREV2[:, None, :]
-    mul_prev = _MUL_PREV[:, None, :]
+        shifted[:, i, i:, 0] = _MUL_IN[:, : 4 - i]
+    mul_prev2 = _MUL_PREV2[:, :, None].astype(_F64)
+    mul_prev = _MUL_PREV[:, :, None].astype(_F64)
     n = -_N + 1
     first_aligned = -(-(_N + 1) // 4) * 4
     while n < min(first_aligned, width):
         scalar_step(n)
         n += 1
+    # ``fma`` step by step in preallocated buffers: each product is exact in
+    # float64, the sum is rounded to float32 by assigning it to ``o``.
+    wide = np.empty((3, 4, rows), _F64)
+    o = np.empty((3, 4, rows), _F32)
+    before = np.empty((2, 3, 1, rows), _F64)  # prev2, prev
+    before[0, :, 0], before[1, :, 0] = prev2, prev
     while n < width - _N + 1 - 3:
-        s = x[:, n - _N - 1 : n - _N + 3] + x[:, n + _N - 1 : n + _N + 3]  # (rows, 4)
-        o = mul(s[None, :, 0:1], shifted[:, None, 0, :])  # (3, rows, 4)
+        s = (xt[n - _N - 1 : n - _N + 3] + xt[n + _N - 1 : n + _N + 3]).astype(_F64)
+        np.multiply(shifted[:, 0], s[0], out=wide)  # (3, 4 lanes, rows)
+        o[...] = wide
         for i in (1, 2, 3):
-            o = fma(shifted[:, None, i, :], s[None, :, i : i + 1], o)
-        o = fma(mul_prev2, prev2[:, :, None], o)
-        o = fma(mul_prev, prev[:, :, None], o)
-        prev2, prev = o[:, :, 2].copy(), o[:, :, 3].copy()
-        out[:, n : n + 4] = o[0] + (o[1] + o[2])
+            np.multiply(shifted[:, i], s[i], out=wide)
+            wide += o
+            o[...] = wide
+        for factor, state in ((mul_prev2, before[0]), (mul_prev, before[1])):
+            np.multiply(factor, state, out=wide)
+            wide += o
+            o[...] = wide
+        before[0, :, 0], before[1, :, 0] = o[:, 2], o[:, 3]
+        out[n : n + 4] = o[0] + (o[1] + o[2])
         n += 4
+    prev2, prev = before[0, :, 0].astype(_F32), before[1, :, 0].astype(_F32)
     while n < width:
         scalar_step(n)
         n += 1
-    return out
+    return np.ascontiguousarray(out.T)
 
 
 def _vertical(x: np.ndarray) -> np.ndarray:

@@ -5,10 +5,10 @@ float32 rounding noise (variances near 0 are divided by C2 = 0.0009 and the
 weights reach 225), so agreeing with its scores within 0.1 needs its
 arithmetic, not just its formula: ``exact=True`` replays libjxl's recursive
 Gaussian (``blur.blur_exact``) and colour conversion (``colour.xyb_exact``)
-operation by operation in float32. That is a Python loop per row and column
-(about 2-3 s per megapixel), so the search uses ``exact=False``: the same
-filter taps as one banded matrix product (``blur.blur_fast``), float32 BLAS,
-about 30x faster. The fast score is within about 0.1 of the reference on
+operation by operation in float32. That is a Python loop per column and per
+row (a score takes about 0.75 s per megapixel), so the search uses
+``exact=False``: the same filter taps as one banded matrix product
+(``blur.blur_fast``), float32 BLAS, about 8x faster. The fast score is within about 0.1 of the reference on
 textured photos and up to about 1.5 higher on very flat crops; callers that
 promise a score verify with ``exact=True`` or keep a margin.
 
@@ -143,11 +143,11 @@ class Reference:
     """The original's side of SSIMULACRA2, computed once; ``score`` compares a candidate.
 
     ``exact`` selects the arithmetic (see the module docstring): True
-    reproduces the reference's float32 operations, False is about 30x
+    reproduces the reference's float32 operations, False is about 8x
     faster. ``exact_from`` (a scale index) makes only the coarser scales
     exact: they hold most of the flat-area rounding noise and cost 1/4 (from
     scale 1) or 1/16 (from scale 2) of the full-size work, yet the exact
-    blur's Python loops make them about half of a score's time.
+    arithmetic's Python loops make them cost far more than their share.
 
     ``proxy`` also keeps the fast arithmetic's side of the exact scales, for
     ``measure`` and ``confirm``: a search can then rank candidates at about
