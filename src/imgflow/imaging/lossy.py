@@ -97,7 +97,7 @@ import mozjpeg_lossless_optimization as mozjpeg
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
-from imgflow.imaging import jpeg, quality
+from imgflow.imaging import heap, jpeg, quality
 
 # Scales from 1:4 down are scored with the reference's exact float32 arithmetic,
 # the two finest with the fast blur (see ``quality``): within 0.2 of the
@@ -728,6 +728,12 @@ def search(
     The returned bytes carry no metadata: the caller copies the source's
     segments in.
     """
+    # Every candidate allocates the arrays the last one freed (see ``heap``).
+    with heap.reusing():
+        return _search(data, target, baseline_size, margin)
+
+
+def _search(data: bytes, target: float, baseline_size: int, margin: float) -> SearchResult:
     started = time.process_time()
     with Image.open(io.BytesIO(data)) as source:
         source.load()
