@@ -11,6 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from imgflow.contract import ErrorInfo
+from imgflow_toolkit.local.run import _write_reports
 from imgflow_toolkit.report.images import ImageReport
 from imgflow_toolkit.report.page import write_html_report
 
@@ -193,3 +194,22 @@ def test_a_report_of_hostile_originals_opens_no_image_in_python(tmp_path, error_
     row = _rows(tmp_path)["bomb.png"]
     assert row["a"] == "failed/bomb.png" and row["z"] is None
     assert re.search(r"declares 900 MP", (tmp_path / "report.html").read_text())
+
+
+def test_report_json_is_one_indented_document_though_written_an_entry_at_a_time(
+    sample_run, tmp_path
+):
+    text = (sample_run / "report.json").read_text()
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+    error = ErrorInfo(type="UnsupportedFormat", message="«bmp» is not accepted")
+    reports = [
+        ImageReport("café/ü.jpg", "SUCCEEDED", "compressed", 10, 7, None, None),
+        ImageReport("b.bmp", "FAILED", "rejected", 5, None, error, None),
+    ]
+    for written in ([], reports):
+        _write_reports(tmp_path, written)
+        expected = [r.to_dict() for r in written]
+        assert (tmp_path / "report.json").read_text() == json.dumps(
+            expected, indent=2, ensure_ascii=False
+        ) + "\n"
+        assert len(json.loads(_page(tmp_path).data_text)["rows"]) == len(written)

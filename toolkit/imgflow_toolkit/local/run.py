@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -533,9 +534,14 @@ def _report_from_dict(entry: dict[str, Any]) -> ImageReport:
 
 
 def _write_reports(out_dir: Path, reports: list[ImageReport]) -> None:
-    (out_dir / "report.json").write_text(
-        json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False) + "\n"
-    )
+    """report.json (``json.dumps(entries, indent=2)``'s bytes, an entry at a time:
+    never the whole text in memory), then report.html."""
+    with (out_dir / "report.json").open("w", encoding="utf-8") as out:
+        out.write("[")
+        for number, report in enumerate(reports):
+            entry = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+            out.write(("," if number else "") + "\n" + textwrap.indent(entry, "  "))
+        out.write("\n]\n" if reports else "]\n")
     write_html_report(out_dir, reports)
 
 

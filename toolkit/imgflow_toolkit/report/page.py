@@ -45,8 +45,6 @@ def write_html_report(out_dir: Path, reports: list[ImageReport]) -> Path:
     target = quality_target(manifest)
     summary = summarise(reports, target)
     graphs = _Graphs(out_dir)
-    rows = [_row(out_dir, manifest, r, graphs) for r in reports]
-    data = {"target": target, "rows": rows}
     parameters = manifest.get("parameters") or {}
     settings = ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())) or "template defaults"
     page = f"""<!DOCTYPE html>
@@ -77,13 +75,20 @@ def write_html_report(out_dir: Path, reports: list[ImageReport]) -> Path:
 at 1:1 with a slider or a flip, and the execution graph.</p>
 </section>
 <section id="detail" hidden></section>
-{graphs.templates()}
-<script type="application/json" id="report-data">{_json_for_script(data)}</script>
-<script>{_asset("report.js")}</script>
-</body></html>
-"""
+<script type="application/json" id="report-data">"""
     target_path = out_dir / REPORT
-    target_path.write_text(page)
+    # Written as it is built, a row at a time: built whole, the page was the
+    # highest point of a run's memory (docs/backfill.md).
+    with target_path.open("w", encoding="utf-8") as out:
+        out.write(page)
+        out.write(f'{{"target":{_json_for_script(target)},"rows":[')
+        for number, report in enumerate(reports):
+            out.write("," if number else "")
+            out.write(_json_for_script(_row(out_dir, manifest, report, graphs)))
+        out.write("]}</script>\n")
+        # The graphs the rows point at, each once (report.js runs after them).
+        out.write(f"{graphs.templates()}\n")
+        out.write(f"<script>{_asset('report.js')}</script>\n</body></html>\n")
     return target_path
 
 
