@@ -8,9 +8,10 @@ Gaussian (``blur.blur_exact``) and colour conversion (``colour.xyb_exact``)
 operation by operation in float32. That is a Python loop per column and per
 row (a score takes about 0.75 s per megapixel), so the search uses
 ``exact=False``: the same filter taps as one banded matrix product
-(``blur.blur_fast``), float32 BLAS, about 8x faster. The fast score is within about 0.1 of the reference on
-textured photos and up to about 1.5 higher on very flat crops; callers that
-promise a score verify with ``exact=True`` or keep a margin.
+(``blur.blur_fast``), float32 BLAS, about 8x faster. The fast score is
+within about 0.1 of the reference on textured photos and up to about 1.5
+higher on very flat crops; callers that promise a score verify with
+``exact=True`` or keep a margin.
 
 Work saved without changing the result: ``Reference`` computes the
 original's side once (XYB at every scale, its blurred mean and variance),
