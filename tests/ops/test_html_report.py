@@ -11,8 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from imgflow.contract import ErrorInfo
-from imgflow_toolkit.local.run import _write_reports
-from imgflow_toolkit.report.images import ImageReport
+from imgflow_toolkit.report.images import ImageReport, write_report_json
 from imgflow_toolkit.report.page import write_html_report
 
 
@@ -207,7 +206,8 @@ def test_report_json_is_one_indented_document_though_written_an_entry_at_a_time(
         ImageReport("b.bmp", "FAILED", "rejected", 5, None, error, None),
     ]
     for written in ([], reports):
-        _write_reports(tmp_path, written)
+        write_report_json(tmp_path, written)
+        write_html_report(tmp_path, written)
         expected = [r.to_dict() for r in written]
         assert (tmp_path / "report.json").read_text() == json.dumps(
             expected, indent=2, ensure_ascii=False

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import textwrap
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -37,7 +36,7 @@ from imgflow_toolkit.local import moto_patches
 from imgflow_toolkit.local.runtime import EmbeddedStack
 from imgflow_toolkit.report import cost
 from imgflow_toolkit.report.backfill_cost import map_item_transitions
-from imgflow_toolkit.report.images import ImageReport, report_from_execution
+from imgflow_toolkit.report.images import ImageReport, report_from_execution, write_report_json
 from imgflow_toolkit.report.page import write_html_report
 
 NOT_MATCHED = "not_matched_by_upload_rule"
@@ -534,14 +533,7 @@ def _report_from_dict(entry: dict[str, Any]) -> ImageReport:
 
 
 def _write_reports(out_dir: Path, reports: list[ImageReport]) -> None:
-    """report.json (``json.dumps(entries, indent=2)``'s bytes, an entry at a time:
-    never the whole text in memory), then report.html."""
-    with (out_dir / "report.json").open("w", encoding="utf-8") as out:
-        out.write("[")
-        for number, report in enumerate(reports):
-            entry = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
-            out.write(("," if number else "") + "\n" + textwrap.indent(entry, "  "))
-        out.write("\n]\n" if reports else "]\n")
+    write_report_json(out_dir, reports)
     write_html_report(out_dir, reports)
 
 

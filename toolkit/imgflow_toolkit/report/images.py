@@ -7,7 +7,9 @@ One ImageReport per input image is the ``report.json`` contract of
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from imgflow.contract import ErrorInfo, Outcome, failure_outcome
@@ -39,6 +41,22 @@ class ImageReport:
         if not self.bytes_in or self.bytes_out is None:
             return None
         return 100.0 * (self.bytes_in - self.bytes_out) / self.bytes_in
+
+
+REPORT_JSON = "report.json"
+
+
+def write_report_json(out_dir: Path, reports: list[ImageReport]) -> Path:
+    """Write ``out_dir/report.json``: ``json.dumps(entries, indent=2)``'s bytes, an
+    entry at a time (never the whole text in memory); return its path."""
+    path = out_dir / REPORT_JSON
+    with path.open("w", encoding="utf-8") as out:
+        out.write("[")
+        for number, report in enumerate(reports):
+            entry = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+            out.write(("," if number else "") + "\n" + textwrap.indent(entry, "  "))
+        out.write("\n]\n" if reports else "]\n")
+    return path
 
 
 def report_from_execution(description: dict[str, Any]) -> ImageReport:
