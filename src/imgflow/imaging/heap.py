@@ -20,34 +20,26 @@ holds no more between images than before.
 
 Only glibc has the allocator's knobs (``mallopt``, ``malloc_trim``);
 elsewhere, and where the user set glibc's malloc tunables in the
-environment, the allocator is left alone.
+environment, the allocator is left alone (``imgflow.glibc``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
-import platform
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
-# malloc.h: mallopt's parameters, and glibc's defaults to restore.
-M_TRIM_THRESHOLD = -1
-M_MMAP_MAX = -4
+from imgflow import glibc
+from imgflow.glibc import M_MMAP_MAX, M_TRIM_THRESHOLD
+
+# glibc's defaults, restored on leaving.
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
 DEFAULT_MMAP_MAX = 65536
 # The heap's free top is returned only past this (mallopt takes a C int).
 KEEP_UP_TO = 2**31 - 1
-# The user's own malloc settings win.
-_USER_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
-
-
-def _glibc() -> ctypes.CDLL | None:
-    if platform.libc_ver()[0] != "glibc" or any(v in os.environ for v in _USER_SETTINGS):
-        return None
-    return ctypes.CDLL(None)
+# The user's own settings of the two knobs win (``glibc.library``).
+_USER_SETTINGS = (glibc.TUNABLES, "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
 
 
 # numpy's switch for its huge-page advice (returns the previous setting);
@@ -63,7 +55,7 @@ def reusing() -> Iterator[bool]:
     the block ends; then restore the defaults and return the free memory. Yields
     whether glibc's allocator was changed."""
     huge = _SET_HUGE_PAGES(False) if _SET_HUGE_PAGES else None
-    libc = _glibc()
+    libc = glibc.library(*_USER_SETTINGS)
     try:
         if libc is None:
             yield False

@@ -11,17 +11,22 @@ glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is
 
 @glibc
 def test_the_arena_limit_is_set_on_glibc(monkeypatch):
-    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    for name in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
     assert allocator.limit_arenas() is True
 
 
 @glibc
-def test_a_limit_the_user_set_in_the_environment_wins(monkeypatch):
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+@pytest.mark.parametrize(
+    ("name", "value"), [("MALLOC_ARENA_MAX", "4"), ("GLIBC_TUNABLES", "glibc.malloc.arena_max=4")]
+)
+def test_a_limit_the_user_set_in_the_environment_wins(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
     assert allocator.limit_arenas() is False
 
 
 def test_other_c_libraries_are_left_alone(monkeypatch):
-    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    for name in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(platform, "libc_ver", lambda: ("musl", "1.2"))
     assert allocator.limit_arenas() is False

@@ -14,20 +14,15 @@ worker processes), so they do not compete for the allocator.
 
 from __future__ import annotations
 
-import ctypes
-import os
-import platform
-
-# mallopt's parameter for the arena limit (malloc.h: #define M_ARENA_MAX -8).
-M_ARENA_MAX = -8
+from imgflow import glibc
 
 
 def limit_arenas(count: int = 1) -> bool:
     """Cap glibc's malloc arenas for this process; False where the C library is not glibc.
 
     Arenas that already exist stay: call it before the stack's threads start.
-    ``MALLOC_ARENA_MAX`` set in the environment is the user's choice and wins.
+    ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES`` set in the environment is the
+    user's choice and wins.
     """
-    if "MALLOC_ARENA_MAX" in os.environ or platform.libc_ver()[0] != "glibc":
-        return False
-    return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, count))
+    libc = glibc.library("MALLOC_ARENA_MAX")
+    return libc is not None and bool(libc.mallopt(glibc.M_ARENA_MAX, count))
