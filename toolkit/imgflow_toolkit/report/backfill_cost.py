@@ -45,10 +45,11 @@ COMPRESS_LARGE = "Compress large image"
 class Assumptions:
     """The per-image figures a plan rests on (docs/backfill.md says where each is from)."""
 
-    # docs/benchmark.md: median CPU s/MP of the lossy search on the corpus (1.36 and
-    # 1.34 on the two runs); single-threaded, so at 2,048 MB (about one vCPU) the
-    # Lambda duration is the CPU time.
-    compress_seconds_per_megapixel: float = 1.36
+    # docs/benchmark.md, sixth run (2026-12-03): median CPU s/MP of compress() in
+    # the default lossy mode over 67 JPEGs, the corpus's 14 and 53 photographs
+    # outside it (0.53 and 0.57 on each), on an idle machine; single-threaded, so at
+    # 2,048 MB (about one vCPU) the Lambda duration is the CPU time.
+    compress_seconds_per_megapixel: float = 0.55
     # Mean duration of the light steps, ms: `imgflow run samples` (cost.json,
     # November 2026: validate 174, store 116, notify 174, on a loaded 2-core machine).
     step_ms: Mapping[str, float] = field(
