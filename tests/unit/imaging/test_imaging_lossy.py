@@ -143,9 +143,11 @@ def test_a_candidate_estimated_near_the_mark_is_confirmed() -> None:
     found = lossy.search(data, 85.0, baseline_size=len(jpeg.optimize_lossless(data)))
     for candidate in found.tried:
         if candidate.score is not None and not candidate.confirmed:
-            # Estimated to fail, or to pass so clearly that confirmation could wait.
-            assert candidate.score < 85.1 - lossy.UNCERTAINTY or (
-                candidate.score >= 85.1 + lossy.PROVISIONAL_ABOVE and candidate.provisional
+            # Estimated to fail, or to pass clearly enough that confirmation could
+            # wait: at the least LEAN_BAND from the mark (UNCERTAINTY below it and
+            # PROVISIONAL_ABOVE above it until the offsets are known near it).
+            assert candidate.score < 85.1 - lossy.LEAN_BAND or (
+                candidate.score >= 85.1 + lossy.LEAN_BAND and candidate.provisional
             )
         assert found.data is not None
         assert not any(c.provisional and len(c.data) <= len(found.data) for c in found.tried)
@@ -505,3 +507,37 @@ def test_the_first_family_goes_on_past_its_budget_until_something_passes(no_mozj
     challenger = _Scripted(lambda _, q: measured[int(q)])
     challenger.boundary(family, family.x(90), budget=2, challenger=True)
     assert challenger.evaluations <= 2
+
+
+def test_once_the_offsets_are_known_near_the_mark_the_sample_decides_all_but_the_nearest() -> None:
+    image = photo(size=(192, 128), seed=5)
+    run = lossy._Search(image, 85.1, baseline_size=10**9)
+    run.samples.append((0.2, [2.0, 3.0]))  # finer sums 2x and 3x their samples'
+
+    def sampled(finer: float) -> quality.Measurement:
+        return quality.Measurement(
+            [], coarse_fast=0.2, level=None, complete=False, sampled=[finer / 5, finer / 5]
+        )
+
+    # About 85.37 and 84.83 with the offset 0.1: within the marks SAMPLE_ERROR
+    # widens, so with one confirmation far from the mark both are measured in full.
+    above, below = sampled(0.53), sampled(0.58)
+    run.offsets.add(0.2, 0.1)
+    run.confirmed_scores.append(88.0)
+    assert 85.1 + lossy.LEAN_BAND <= above.estimate(0.1 + 0.53) < 85.6
+    assert 84.6 < below.estimate(0.1 + 0.58) < 85.1 - lossy.LEAN_BAND
+    assert not run._lean()
+    assert run._after_sample(above) is None
+    assert run._after_sample(below) is None
+    # A confirmation within LEAN_NEAR of the mark: the sample decides both.
+    run.confirmed_scores.append(85.1 + lossy.LEAN_NEAR)
+    assert run._lean()
+    assert run._after_sample(above) is lossy.Verdict.PROVISIONAL
+    assert run._after_sample(below) is lossy.Verdict.ESTIMATED
+    # ... but not one within LEAN_BAND of the mark (about 85.15): measured in full.
+    near = sampled(0.55)
+    assert run._after_sample(near) is None and near.predicted == 0.0
+    # Two confirmations, wherever they are, read the mark as well.
+    run.confirmed_scores[:] = [88.0, 87.0]
+    run.offsets.add(0.1, 0.1)
+    assert run._lean()
