@@ -82,8 +82,8 @@ it in full if it is returned). Once the image's offsets are known near the
 mark (two confirmations, or one within half a point of it), the sample
 decides every candidate more than ``LEAN_BAND`` (0.2) from the mark, the
 same way: most of an image's later candidates, aimed at the mark, land a
-few tenths from it. Every other candidate is summed on the rest of its rows, to the
-same sums as a measurement without a sample.
+few tenths from it. Every other candidate is summed on the rest of its
+rows, to the same sums as a measurement without a sample.
 """
 
 from __future__ import annotations
@@ -154,18 +154,18 @@ TYPICAL_OFFSET = 0.12
 # measurement is decided at (``UNCERTAINTY`` below the mark,
 # ``PROVISIONAL_ABOVE`` above it).
 SAMPLE_ERROR = 0.2
-# Once the image's offsets read the mark's neighbourhood well, the sample
-# decides every candidate but those within LEAN_BAND of the mark (``_lean``):
-# its own error (SAMPLE_ERROR) is then most of the estimate's. (A band of 0.1,
-# half the sample's error, failed mate_Wood's winner on its sample, 84.96
-# against its confirmed 85.13: 3.3% larger output.) They read it well
-# with LEAN_PAIRS confirmed pairs, or with one confirmed within LEAN_NEAR
-# points of the mark. Measured on 20 photographs (2026-12-03): with two pairs,
-# estimates were within 0.135 of the product's score (median 0.04); with one,
-# off by up to 0.19 per point between its score and the candidate's (a pair
-# 2.8 points away: 0.53), so a pair half a point away keeps the offset's part
-# near 0.1. The sample's verdict is a provisional pass or a fail, as above:
-# only a confirmed score is returned.
+# Once the image's offsets read the mark's neighbourhood well
+# (``_Offsets.known_near``), the sample decides every candidate but those
+# within LEAN_BAND of the mark: its own error (SAMPLE_ERROR) is then most of
+# the estimate's. (A band of 0.1, half the sample's error, failed mate_Wood's
+# winner on its sample, 84.96 against its confirmed 85.13: 3.3% larger
+# output.) They read it well with LEAN_PAIRS confirmed pairs, or with one
+# confirmed within LEAN_NEAR points of the mark. Measured on 20 photographs
+# (2026-12-03): with two pairs, estimates were within 0.135 of the product's
+# score (median 0.04); with one, off by up to 0.19 per point between its
+# score and the candidate's (a pair 2.8 points away: 0.53), so a pair half a
+# point away keeps the offset's part near 0.1. The sample's verdict is a
+# provisional pass or a fail, as above: only a confirmed score is returned.
 LEAN_PAIRS = 2
 LEAN_NEAR = 0.5
 LEAN_BAND = SAMPLE_ERROR
@@ -312,10 +312,20 @@ class _Offsets:
 
     def __init__(self) -> None:
         self.pairs: list[tuple[float, float]] = []
+        self.scores: list[float] = []  # the confirmed scores the pairs came from
 
-    def add(self, fast: float, offset: float) -> None:
+    def add(self, fast: float, offset: float, score: float | None = None) -> None:
         self.pairs.append((fast, offset))
         self.pairs.sort()
+        if score is not None:
+            self.scores.append(score)
+
+    def known_near(self, mark: float) -> bool:
+        """Whether the pairs read the offset near ``mark`` within about 0.1:
+        ``LEAN_PAIRS`` of them, or one confirmed within ``LEAN_NEAR`` of it."""
+        return len(self.pairs) >= LEAN_PAIRS or any(
+            abs(score - mark) <= LEAN_NEAR for score in self.scores
+        )
 
     def __bool__(self) -> bool:
         return bool(self.pairs)
@@ -355,7 +365,6 @@ class _Search:
         # The candidate first scored for each family and encoding.
         self.known: dict[tuple[str, bytes], Candidate] = {}
         self.offsets = _Offsets()
-        self.confirmed_scores: list[float] = []  # the product's scores, as confirmed
         # (coarse sum, each finer scale's sum / its sampled strips' sum) of each
         # complete measurement: what predicts a sampled candidate's finer scales.
         self.samples: list[tuple[float, list[float]]] = []
@@ -472,9 +481,8 @@ class _Search:
     def _confirm(self, measured: quality.Measurement) -> float:
         """The product's score of a complete measurement; its offset is learned."""
         score = self.reference.confirm(measured)
-        self.confirmed_scores.append(score)
         self.confirmations += 1
-        self.offsets.add(measured.coarse_fast, measured.offset)
+        self.offsets.add(measured.coarse_fast, measured.offset, score)
         return score
 
     def _measure(
@@ -526,16 +534,21 @@ class _Search:
             return steer, verdict, measured
         return self._confirm(measured), Verdict.CONFIRMED, None
 
-    def _verdict(self, measured: quality.Measurement, margin: float) -> Verdict | None:
+    def _verdict(
+        self, measured: quality.Measurement, margin: float, *, band: float | None = None
+    ) -> Verdict | None:
         """How a measurement decides its candidate, ``margin`` points beyond the marks:
         it fails (ESTIMATED) once its estimate is ``UNCERTAINTY`` under the mark,
         passes provisionally once ``PROVISIONAL_ABOVE`` over it after the image's
         first confirmation, else (None) needs confirming. Before any confirmation
-        the offset read is 0, and the estimate an upper bound."""
+        the offset read is 0, and the estimate an upper bound. ``band``: the
+        marks are that far either side of the mark instead (offsets known)."""
+        below = UNCERTAINTY + margin if band is None else band
+        above = PROVISIONAL_ABOVE + margin if band is None else band
         estimate = measured.estimate(self.offsets.at(measured.coarse_fast))
-        if estimate < self.target - UNCERTAINTY - margin:
+        if estimate < self.target - below:
             return Verdict.ESTIMATED
-        if self.offsets and estimate >= self.target + PROVISIONAL_ABOVE + margin:
+        if self.offsets and estimate >= self.target + above:
             return Verdict.PROVISIONAL
         return None
 
@@ -544,29 +557,19 @@ class _Search:
         summed: their whole sums, predicted by the image's earlier candidate nearest
         in distortion, decide it ``SAMPLE_ERROR`` beyond a full measurement's marks
         (``_verdict``), or ``LEAN_BAND`` from the mark once the offsets read its
-        neighbourhood well (``_lean``). None: it goes on. Sets ``predicted`` when
+        neighbourhood well (``_Offsets.known_near``). None: it goes on. Sets ``predicted`` when
         it stops."""
         if not self.samples or not measured.sampled:
             return None
         _, ratios = min(self.samples, key=lambda s: abs(s[0] - measured.coarse_fast))
         measured.predicted = sum(r * s for r, s in zip(ratios, measured.sampled, strict=True))
-        verdict = self._verdict(measured, SAMPLE_ERROR)
-        if verdict is None and self._lean():
-            estimate = measured.estimate(self.offsets.at(measured.coarse_fast))
-            if estimate >= self.target + LEAN_BAND:
-                verdict = Verdict.PROVISIONAL
-            elif estimate < self.target - LEAN_BAND:
-                verdict = Verdict.ESTIMATED
+        # Offsets known near the mark: LEAN_BAND, narrower than SAMPLE_ERROR
+        # beyond the marks, decides all that decides and more.
+        band = LEAN_BAND if self.offsets.known_near(self.target) else None
+        verdict = self._verdict(measured, SAMPLE_ERROR, band=band)
         if verdict is None:
             measured.predicted = 0.0
         return verdict
-
-    def _lean(self) -> bool:
-        """Whether the learned offsets read the mark's neighbourhood well enough for
-        the sample to decide all but the candidates within ``LEAN_BAND`` of it."""
-        return len(self.offsets.pairs) >= LEAN_PAIRS or any(
-            abs(score - self.target) <= LEAN_NEAR for score in self.confirmed_scores
-        )
 
     def _reestimate(self) -> None:
         """Re-read every estimate with the offsets learned so far: one made before

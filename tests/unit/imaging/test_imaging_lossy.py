@@ -522,22 +522,23 @@ def test_once_the_offsets_are_known_near_the_mark_the_sample_decides_all_but_the
     # About 85.37 and 84.83 with the offset 0.1: within the marks SAMPLE_ERROR
     # widens, so with one confirmation far from the mark both are measured in full.
     above, below = sampled(0.53), sampled(0.58)
-    run.offsets.add(0.2, 0.1)
-    run.confirmed_scores.append(88.0)
+    run.offsets.add(0.2, 0.1, 88.0)
     assert 85.1 + lossy.LEAN_BAND <= above.estimate(0.1 + 0.53) < 85.6
     assert 84.6 < below.estimate(0.1 + 0.58) < 85.1 - lossy.LEAN_BAND
-    assert not run._lean()
+    assert not run.offsets.known_near(85.1)
     assert run._after_sample(above) is None
     assert run._after_sample(below) is None
     # A confirmation within LEAN_NEAR of the mark: the sample decides both.
-    run.confirmed_scores.append(85.1 + lossy.LEAN_NEAR)
-    assert run._lean()
+    run.offsets = lossy._Offsets()
+    run.offsets.add(0.2, 0.1, 85.1 + lossy.LEAN_NEAR)
+    assert run.offsets.known_near(85.1)
     assert run._after_sample(above) is lossy.Verdict.PROVISIONAL
     assert run._after_sample(below) is lossy.Verdict.ESTIMATED
     # ... but not one within LEAN_BAND of the mark (about 85.15): measured in full.
     near = sampled(0.55)
     assert run._after_sample(near) is None and near.predicted == 0.0
     # Two confirmations, wherever they are, read the mark as well.
-    run.confirmed_scores[:] = [88.0, 87.0]
-    run.offsets.add(0.1, 0.1)
-    assert run._lean()
+    run.offsets = lossy._Offsets()
+    run.offsets.add(0.2, 0.1, 88.0)
+    run.offsets.add(0.1, 0.1, 87.0)
+    assert run.offsets.known_near(85.1)
